@@ -1,0 +1,253 @@
+/*
+ * SUMMARY
+ * The SMTP daemon: listening socket, K event loops, the spool with its group-commit syncer, the maillog
+ * and the status (counters) file, wired from an SmtpdConfig.
+ *
+ * DESCRIPTION
+ * close() is the graceful stop: the listener closes at once, each loop gives idle sessions 421 and lets
+ * transactions in flight finish until the grace period is over, then the syncer finishes what was
+ * submitted, and only then do the threads stop.
+ */
+package mailgate.reactor;
+
+import mailgate.reactor.net.ConnectionLimiter;
+import mailgate.reactor.net.EventLoop;
+import mailgate.reactor.net.NetworkList;
+import mailgate.reactor.policy.SmtpPolicy;
+import mailgate.reactor.smtp.BareLfMode;
+import mailgate.reactor.smtp.SessionServices;
+import mailgate.reactor.smtp.SmtpSettings;
+import mailgate.reactor.spool.Spool;
+import mailgate.reactor.spool.SpoolFile;
+import mailgate.reactor.status.LoopCounters;
+import mailgate.reactor.status.SmtpdCounter;
+import mailgate.reactor.status.StatusFile;
+import mailgate.ipc.RendezvousDirectory;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
+import org.agrona.concurrent.SleepingMillisIdleStrategy;
+import org.agrona.concurrent.YieldingIdleStrategy;
+import org.agrona.concurrent.status.CountersManager;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running SMTP daemon.
+ */
+public final class Smtpd implements AutoCloseable
+{
+    private final SmtpdConfig config;
+    private final ServerSocketChannel listener;
+    private final Spool spool;
+    private final MailLog mailLog;
+    private final StatusFile statusFile;
+    private final EventLoop[] loops;
+    private final AgentRunner[] runners;
+    private final InetSocketAddress boundAddress;
+    private boolean closed;
+
+    /**
+     * Bind, open the spool and start the threads.
+     *
+     * @param config settings.
+     * @param policy the policy seam.
+     */
+    public Smtpd(final SmtpdConfig config, final SmtpPolicy policy)
+    {
+        this.config = config;
+        final SmtpSettings settings = new SmtpSettings(
+            config.hostname(),
+            config.getLong(SmtpdConfig.MESSAGE_SIZE_LIMIT),
+            config.getInt(SmtpdConfig.RECIPIENT_LIMIT),
+            config.getInt(SmtpdConfig.HARD_ERROR_LIMIT),
+            config.getLong(SmtpdConfig.COMMAND_TIMEOUT),
+            config.getLong(SmtpdConfig.DATA_TIMEOUT),
+            config.getLong(SmtpdConfig.GREET_PAUSE),
+            config.getLong(SmtpdConfig.POLICY_TIMEOUT),
+            config.<BareLfMode>get(SmtpdConfig.BARE_LF));
+        this.spool = new Spool(Path.of(config.<String>get(SmtpdConfig.SPOOL)), config.getInt(SmtpdConfig.SYNC_THREADS));
+        final Path statusDir = RendezvousDirectory.ensure(spool.root().resolve("run"), "status");
+        this.statusFile = StatusFile.create(statusDir.resolve(StatusFile.FILE_NAME), StatusFile.DEFAULT_VALUES_LENGTH);
+        final CountersManager countersManager = statusFile.newCountersManager();
+        this.mailLog = new MailLog(openMailLog(config.get(SmtpdConfig.MAILLOG)), "smtpd");
+        mailLog.droppedCounter(LoopCounters.allocate(countersManager, SmtpdCounter.MAILLOG_DROPPED, -1));
+        spool.syncer().counters(
+            LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_FILES_SYNCED, -1),
+            LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_SYNC_BATCHES, -1),
+            LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_SYNC_FAILURES, -1));
+        if (spool.recoveredTmpFiles() > 0)
+        {
+            mailLog.log("spool: removed " + spool.recoveredTmpFiles() +
+                " partial file(s) from tmp/ (clients were never given a 250 for them)");
+        }
+        try
+        {
+            listener = ServerSocketChannel.open();
+            listener.setOption(StandardSocketOptions.SO_REUSEADDR, Boolean.TRUE);
+            listener.bind(config.get(SmtpdConfig.LISTEN), 4096);
+            listener.configureBlocking(false);
+            boundAddress = (InetSocketAddress)listener.getLocalAddress();
+        }
+        catch (final IOException ex)
+        {
+            spool.close();
+            throw new UncheckedIOException("cannot listen on " + config.get(SmtpdConfig.LISTEN) + ": " +
+                ex.getMessage(), ex);
+        }
+        final ConnectionLimiter limiter = new ConnectionLimiter(
+            config.getInt(SmtpdConfig.MAX_CONNECTIONS),
+            config.getInt(SmtpdConfig.MAX_CONNECTIONS_PER_CLIENT),
+            config.<NetworkList>get(SmtpdConfig.LIMIT_EXCEPTIONS));
+        final int loopCount = config.eventLoops();
+        loops = new EventLoop[loopCount];
+        runners = new AgentRunner[loopCount];
+        try
+        {
+            for (int i = 0; i < loopCount; i++)
+            {
+                final OneToOneConcurrentArrayQueue<SpoolFile> completions = new OneToOneConcurrentArrayQueue<>(65536);
+                final SessionServices services = new SessionServices(
+                    settings, policy, spool, completions, new LoopCounters(countersManager, i), mailLog, i);
+                loops[i] = new EventLoop(i, listener, services, completions, limiter,
+                    config.getInt(SmtpdConfig.RECEIVE_BUFFER), config.getInt(SmtpdConfig.SEND_BUFFER));
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        for (final EventLoop loop : loops)
+        {
+            loop.peers(loops);
+        }
+        mailLog.start();
+        spool.syncer().start();
+        for (int i = 0; i < loopCount; i++)
+        {
+            runners[i] = new AgentRunner(idleStrategy(config.get(SmtpdConfig.IDLE_STRATEGY)),
+                (t) -> t.printStackTrace(), null, loops[i]);
+            AgentRunner.startOnThread(runners[i]);
+        }
+        mailLog.log("daemon started: listening on " + describe(boundAddress) + ", " + loopCount +
+            " event loop(s), spool " + spool.root() + ", hostname " + settings.hostname());
+    }
+
+    /**
+     * @return the address actually bound (port resolved when 0 was asked).
+     */
+    public InetSocketAddress boundAddress()
+    {
+        return boundAddress;
+    }
+
+    public Spool spool()
+    {
+        return spool;
+    }
+
+    /**
+     * @return the event loops (tests look at how connections spread).
+     */
+    public EventLoop[] loops()
+    {
+        return loops;
+    }
+
+    /**
+     * Graceful stop; returns when every thread has ended.
+     */
+    public synchronized void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        try
+        {
+            listener.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing is all we wanted
+        }
+        final long graceNs = TimeUnit.MILLISECONDS.toNanos(config.getLong(SmtpdConfig.SHUTDOWN_GRACE));
+        for (final EventLoop loop : loops)
+        {
+            loop.requestShutdown(graceNs);
+        }
+        final long deadlineNs = System.nanoTime() + graceNs + TimeUnit.SECONDS.toNanos(5);
+        for (final EventLoop loop : loops)
+        {
+            while (!loop.isDrained() && System.nanoTime() - deadlineNs < 0)
+            {
+                try
+                {
+                    Thread.sleep(10);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        for (final AgentRunner runner : runners)
+        {
+            runner.close();
+        }
+        spool.close();
+        mailLog.log("daemon stopped");
+        mailLog.close();
+        statusFile.close();
+    }
+
+    private static IdleStrategy idleStrategy(final String name)
+    {
+        switch (name)
+        {
+            case "busy-spin":
+                return new BusySpinIdleStrategy();
+            case "yielding":
+                return new YieldingIdleStrategy();
+            case "sleeping":
+                return new SleepingMillisIdleStrategy(1);
+            default:
+                // spins briefly, then parks up to 1 ms: sub-ms wake-up without starving the other core
+                return new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    private static OutputStream openMailLog(final String destination)
+    {
+        if ("-".equals(destination))
+        {
+            return System.out;
+        }
+        try
+        {
+            return new FileOutputStream(destination, true);
+        }
+        catch (final IOException ex)
+        {
+            throw new ConfigException(SmtpdConfig.MAILLOG + ": cannot open " + destination + ": " + ex.getMessage());
+        }
+    }
+
+    static String describe(final InetSocketAddress address)
+    {
+        final String host = address.getAddress().getHostAddress();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+}

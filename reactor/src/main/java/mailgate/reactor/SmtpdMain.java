@@ -1,0 +1,155 @@
+/*
+ * SUMMARY
+ * Entry point of the SMTP daemon role: "mailgate run" with no argument listens on 127.0.0.1:2525 and
+ * spools under ./var/spool, from the embedded defaults.
+ *
+ * DIAGNOSTICS
+ * A bad option or config line exits with status 78 (EX_CONFIG) and "file:line: reason" on stderr; an
+ * unusable spool or listen address exits with 71 (EX_OSERR). SIGTERM stops gracefully (exit 0).
+ */
+package mailgate.reactor;
+
+import mailgate.ipc.InsecureDirectoryException;
+import mailgate.reactor.policy.AcceptAllPolicy;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Runs the SMTP daemon until SIGTERM.
+ */
+public final class SmtpdMain
+{
+    /** Exit status for configuration errors (sysexits.h EX_CONFIG). */
+    public static final int EX_CONFIG = 78;
+    /** Exit status for OS-level start-up failures (sysexits.h EX_OSERR). */
+    public static final int EX_OSERR = 71;
+
+    private SmtpdMain()
+    {
+    }
+
+    /**
+     * @param args --listen HOST:PORT, --spool DIR, --config FILE, --event-loops N, --profile NAME.
+     */
+    public static void main(final String[] args)
+    {
+        final SmtpdConfig config;
+        try
+        {
+            config = parse(args);
+        }
+        catch (final ConfigException ex)
+        {
+            System.err.println("mailgate: " + ex.getMessage());
+            System.exit(EX_CONFIG);
+            return;
+        }
+        final Smtpd smtpd;
+        try
+        {
+            smtpd = new Smtpd(config, new AcceptAllPolicy());
+        }
+        catch (final ConfigException ex)
+        {
+            System.err.println("mailgate: " + ex.getMessage());
+            System.exit(EX_CONFIG);
+            return;
+        }
+        catch (final InsecureDirectoryException | UncheckedIOException ex)
+        {
+            System.err.println("mailgate: " + ex.getMessage());
+            System.exit(EX_OSERR);
+            return;
+        }
+        final CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() ->
+        {
+            smtpd.close();
+            stopped.countDown();
+        }, "mailgate-shutdown"));
+        System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
+            " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
+        try
+        {
+            stopped.await();
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Build the configuration: embedded defaults, then the config file, then command-line overrides.
+     *
+     * @param args command line.
+     * @return the configuration.
+     * @throws ConfigException on a bad option or config line.
+     */
+    public static SmtpdConfig parse(final String[] args)
+    {
+        final SmtpdConfig config = new SmtpdConfig();
+        String configFile = null;
+        final java.util.List<String[]> overrides = new java.util.ArrayList<>();
+        for (int i = 0; i < args.length; i++)
+        {
+            final String arg = args[i];
+            if ("run".equals(arg) && 0 == i)
+            {
+                continue;
+            }
+            if (i + 1 >= args.length)
+            {
+                throw new ConfigException("option " + arg + " needs a value (see --help in README)");
+            }
+            final String value = args[++i];
+            switch (arg)
+            {
+                case "--config":
+                    configFile = value;
+                    break;
+                case "--listen":
+                    overrides.add(new String[]{SmtpdConfig.LISTEN, value});
+                    break;
+                case "--spool":
+                    overrides.add(new String[]{SmtpdConfig.SPOOL, value});
+                    break;
+                case "--event-loops":
+                    overrides.add(new String[]{SmtpdConfig.EVENT_LOOPS, value});
+                    break;
+                case "--profile":
+                    overrides.add(new String[]{SmtpdConfig.IDLE_STRATEGY, profileIdleStrategy(value)});
+                    break;
+                default:
+                    throw new ConfigException("unknown option " + arg +
+                        " (options: --listen HOST:PORT, --spool DIR, --config FILE, --event-loops N, --profile P)");
+            }
+        }
+        if (null != configFile)
+        {
+            config.load(Path.of(configFile));
+        }
+        for (final String[] override : overrides)
+        {
+            config.set(override[0], override[1], "command line: ");
+        }
+        return config;
+    }
+
+    private static String profileIdleStrategy(final String profile)
+    {
+        switch (profile)
+        {
+            case "throughput":
+                return "backoff";
+            case "latency":
+                return "busy-spin";
+            case "low-cpu":
+                return "sleeping";
+            default:
+                throw new ConfigException("--profile " + profile + ": expected throughput, latency or low-cpu");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package mailgate.reactor.policy;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One question from a session to the policy: a reusable flyweight, one per session, valid until answered.
+ * <p>
+ * The address is a view into the session's own buffer: read it during the call, copy it to keep it.
+ */
+public final class PolicyQuery
+{
+    /** What is being asked. */
+    public enum Kind
+    {
+        CONNECT, MAIL_FROM, RCPT_TO, MESSAGE
+    }
+
+    private final UnsafeBuffer address = new UnsafeBuffer(0, 0);
+    private final PolicyAnswerListener listener;
+    private Kind kind;
+    private long correlationId;
+    private String clientAddress;
+    private String queueId;
+    private long messageSize;
+
+    /**
+     * @param listener the session that receives the answer.
+     */
+    public PolicyQuery(final PolicyAnswerListener listener)
+    {
+        this.listener = listener;
+    }
+
+    /**
+     * Set up the next question (called by the session).
+     *
+     * @param kind          what is asked.
+     * @param correlationId unique per session and question, to drop late answers.
+     * @param clientAddress the client's IP address as text.
+     * @return this.
+     */
+    public PolicyQuery reset(final Kind kind, final long correlationId, final String clientAddress)
+    {
+        this.kind = kind;
+        this.correlationId = correlationId;
+        this.clientAddress = clientAddress;
+        this.queueId = null;
+        this.messageSize = 0;
+        address.wrap(0, 0);
+        return this;
+    }
+
+    /**
+     * Point the address view at bytes of the session's buffer.
+     *
+     * @param buffer holding the address.
+     * @param offset of the first byte (inside the angle brackets).
+     * @param length in bytes.
+     * @return this.
+     */
+    public PolicyQuery address(final DirectBuffer buffer, final int offset, final int length)
+    {
+        address.wrap(buffer, offset, length);
+        return this;
+    }
+
+    /**
+     * Describe the finished message.
+     *
+     * @param queueId     its spool id.
+     * @param messageSize bytes in the spool file's message part.
+     * @return this.
+     */
+    public PolicyQuery message(final String queueId, final long messageSize)
+    {
+        this.queueId = queueId;
+        this.messageSize = messageSize;
+        return this;
+    }
+
+    public Kind kind()
+    {
+        return kind;
+    }
+
+    public long correlationId()
+    {
+        return correlationId;
+    }
+
+    public String clientAddress()
+    {
+        return clientAddress;
+    }
+
+    /**
+     * @return the address (MAIL FROM / RCPT TO), without angle brackets; empty for the null sender.
+     */
+    public DirectBuffer address()
+    {
+        return address;
+    }
+
+    public String queueId()
+    {
+        return queueId;
+    }
+
+    public long messageSize()
+    {
+        return messageSize;
+    }
+
+    /**
+     * Answer "accept".
+     */
+    public void accept()
+    {
+        listener.onPolicyAnswer(correlationId, null);
+    }
+
+    /**
+     * Answer with a refusal.
+     *
+     * @param reply the complete SMTP reply to send, CRLF included (4xx or 5xx).
+     */
+    public void reject(final byte[] reply)
+    {
+        listener.onPolicyAnswer(correlationId, reply);
+    }
+}

@@ -1,0 +1,41 @@
+package mailgate.reactor.policy;
+
+/**
+ * The seam where the router, the content filter and the rate tracker decide on a connection, a sender,
+ * a recipient and a finished message.
+ * <p>
+ * Each call asks a question and returns at once. The answer comes by {@link PolicyQuery#accept()} or
+ * {@link PolicyQuery#reject(byte[])}, on the event loop thread, during the call or in a later duty cycle.
+ * A question not answered before its deadline is answered by the reactor with a tempfail. Implementations
+ * must not block: the event loop that asks serves thousands of other connections.
+ */
+public interface SmtpPolicy
+{
+    /**
+     * A client connected; accept to greet it.
+     *
+     * @param query the question; valid until answered.
+     */
+    void onConnect(PolicyQuery query);
+
+    /**
+     * MAIL FROM passed syntax checks.
+     *
+     * @param query the question, with the sender address.
+     */
+    void onMailFrom(PolicyQuery query);
+
+    /**
+     * RCPT TO passed syntax checks.
+     *
+     * @param query the question, with the recipient address.
+     */
+    void onRcptTo(PolicyQuery query);
+
+    /**
+     * The message is complete in the spool's tmp/ directory, not yet queued.
+     *
+     * @param query the question, with the queue id and message size.
+     */
+    void onMessage(PolicyQuery query);
+}

@@ -1,0 +1,82 @@
+package mailgate.reactor.smtp;
+
+import mailgate.reactor.MailLog;
+import mailgate.reactor.policy.SmtpPolicy;
+import mailgate.reactor.spool.Spool;
+import mailgate.reactor.spool.SpoolFile;
+import mailgate.reactor.spool.SpoolFormat;
+import mailgate.reactor.status.LoopCounters;
+import org.agrona.BufferUtil;
+import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.util.Queue;
+
+/**
+ * What the sessions of one event loop share: settings, policy, spool, counters, log, and scratch buffers
+ * that are safe to share because a loop runs one session at a time.
+ */
+public final class SessionServices
+{
+    /** Bytes of message data gathered before a spool write. */
+    public static final int SCRATCH_LENGTH = 64 * 1024;
+
+    final SmtpSettings settings;
+    final SmtpPolicy policy;
+    final Spool spool;
+    final Queue<SpoolFile> spoolCompletions;
+    final LoopCounters counters;
+    final MailLog mailLog;
+    final int loopId;
+    final ByteBuffer scratch = BufferUtil.allocateDirectAligned(SCRATCH_LENGTH, 64);
+    final UnsafeBuffer scratchView = new UnsafeBuffer(scratch);
+    final ExpandableDirectByteBuffer envelopeBuffer = new ExpandableDirectByteBuffer(4096);
+    final SpoolFormat spoolFormat = new SpoolFormat(envelopeBuffer);
+    private long sequence;
+
+    /**
+     * @param settings         protocol settings.
+     * @param policy           the policy seam.
+     * @param spool            where messages go.
+     * @param spoolCompletions the loop's queue for durable files coming back.
+     * @param counters         the loop's counters.
+     * @param mailLog          the maillog.
+     * @param loopId           the loop's number.
+     */
+    public SessionServices(
+        final SmtpSettings settings,
+        final SmtpPolicy policy,
+        final Spool spool,
+        final Queue<SpoolFile> spoolCompletions,
+        final LoopCounters counters,
+        final MailLog mailLog,
+        final int loopId)
+    {
+        this.settings = settings;
+        this.policy = policy;
+        this.spool = spool;
+        this.spoolCompletions = spoolCompletions;
+        this.counters = counters;
+        this.mailLog = mailLog;
+        this.loopId = loopId;
+    }
+
+    /**
+     * @return a new queue id.
+     */
+    String nextQueueId()
+    {
+        return Spool.queueId(System.currentTimeMillis(), loopId, sequence++);
+    }
+
+    public LoopCounters counters()
+    {
+        return counters;
+    }
+
+    public SmtpSettings settings()
+    {
+        return settings;
+    }
+}

@@ -1,0 +1,154 @@
+/*
+ * SUMMARY
+ * The spool: tmp/ for messages being received, queue/ for accepted ones, the delivery side's input.
+ *
+ * DESCRIPTION
+ * A message is written to tmp/ID, fsync'd, renamed to queue/ID, and the queue directory fsync'd before
+ * its 250 goes out (see SpoolSyncer for the group commit). At start, whatever is left in tmp/ belongs to
+ * messages whose client never got a 250 and is removed.
+ *
+ * SECURITY
+ * The spool root, tmp/ and queue/ are checked like every rendezvous directory (owner, mode 0700, no symlink);
+ * files are created 0600 with O_EXCL so a planted file is never written through.
+ */
+package mailgate.reactor.spool;
+
+import mailgate.ipc.RendezvousDirectory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+
+/**
+ * The spool directories, queue ids and crash recovery.
+ */
+public final class Spool implements AutoCloseable
+{
+    static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    private final Path root;
+    private final Path tmpDir;
+    private final Path queueDir;
+    private final FileChannel queueDirChannel;
+    private final SpoolSyncer syncer;
+    private final int recoveredTmpFiles;
+
+    /**
+     * Open (creating as needed) the spool under root and clean tmp/.
+     *
+     * @param root        spool root.
+     * @param syncThreads threads that issue fsyncs concurrently (their journal commits are shared).
+     */
+    public Spool(final Path root, final int syncThreads)
+    {
+        this.root = RendezvousDirectory.ensure(root, "spool");
+        this.tmpDir = RendezvousDirectory.ensure(this.root.resolve("tmp"), "spool tmp");
+        this.queueDir = RendezvousDirectory.ensure(this.root.resolve("queue"), "spool queue");
+        try
+        {
+            this.queueDirChannel = FileChannel.open(queueDir, StandardOpenOption.READ);
+            this.recoveredTmpFiles = removeTmpFiles();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("spool " + this.root + ": " + ex.getMessage(), ex);
+        }
+        this.syncer = new SpoolSyncer(this, syncThreads);
+    }
+
+    public Path root()
+    {
+        return root;
+    }
+
+    public Path tmpDir()
+    {
+        return tmpDir;
+    }
+
+    public Path queueDir()
+    {
+        return queueDir;
+    }
+
+    public SpoolSyncer syncer()
+    {
+        return syncer;
+    }
+
+    /**
+     * @return how many partial files the start-up found in tmp/ and removed.
+     */
+    public int recoveredTmpFiles()
+    {
+        return recoveredTmpFiles;
+    }
+
+    /**
+     * Make renames in queue/ durable.
+     *
+     * @throws IOException if the directory cannot be synced.
+     */
+    void syncQueueDir() throws IOException
+    {
+        queueDirChannel.force(true);
+    }
+
+    /**
+     * Make a queue id: 11 hex digits of epoch milliseconds, 1 of event loop, 4 of a per-loop sequence.
+     * Unique within a host as long as one loop queues fewer than 65,536 messages in one millisecond; the
+     * O_EXCL create catches the impossible rest.
+     *
+     * @param epochMs  wall clock.
+     * @param loopId   0..15.
+     * @param sequence per loop.
+     * @return 16 upper-case hex digits.
+     */
+    public static String queueId(final long epochMs, final int loopId, final long sequence)
+    {
+        final char[] id = new char[16];
+        long v = (epochMs << 20) | ((long)(loopId & 0xF) << 16) | (sequence & 0xFFFF);
+        for (int i = 15; i >= 0; i--)
+        {
+            id[i] = Character.toUpperCase(Character.forDigit((int)(v & 0xF), 16));
+            v >>>= 4;
+        }
+        return new String(id);
+    }
+
+    private int removeTmpFiles() throws IOException
+    {
+        int removed = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(tmpDir))
+        {
+            for (final Path file : files)
+            {
+                Files.delete(file);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    public void close()
+    {
+        syncer.close();
+        try
+        {
+            queueDirChannel.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing a read-only directory handle loses nothing
+        }
+    }
+}

@@ -1,0 +1,319 @@
+package mailgate.reactor.spool;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.EnumSet;
+import java.util.Queue;
+import java.util.zip.CRC32C;
+
+/**
+ * One message on its way into the spool: written in tmp/, made durable and renamed into queue/ by the
+ * {@link SpoolSyncer}. One instance per session, reused message after message.
+ * <p>
+ * Written by the event loop thread until {@link #commit()}, then owned by the syncer thread until it hands
+ * the file back through the loop's completion queue (the queues give the happens-before edges).
+ */
+public final class SpoolFile
+{
+    private static final EnumSet<StandardOpenOption> CREATE = EnumSet.of(
+        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+
+    private final Spool spool;
+    private final Queue<SpoolFile> completions;
+    private final SpoolCommitListener listener;
+    private final CRC32C crc = new CRC32C();
+    private final ByteBuffer patch = ByteBuffer.allocate(SpoolFormat.SIZE_DIGITS);
+    private String id;
+    private Path tmpPath;
+    private FileChannel channel;
+    private long messageSize;
+    private long sizeFieldPosition;
+    private long crcFieldPosition;
+    private IOException failure;
+    private long commitStartNs;
+    private long durableNs;
+
+    /**
+     * @param spool       the spool it belongs to.
+     * @param completions where the syncer puts it back when it is durable (or failed).
+     * @param listener    told on the loop thread once it is back.
+     */
+    public SpoolFile(final Spool spool, final Queue<SpoolFile> completions, final SpoolCommitListener listener)
+    {
+        this.spool = spool;
+        this.completions = completions;
+        this.listener = listener;
+    }
+
+    /**
+     * Create tmp/ID (mode 0600, must not exist) and write the envelope.
+     *
+     * @param id       queue id.
+     * @param envelope envelope text from {@link SpoolFormat}, positioned on its bytes.
+     * @param sizeFieldOffset offset in the envelope of the size field's digits.
+     * @param crcFieldOffset  offset in the envelope of the checksum field's digits.
+     * @return false if the file could not be created or written ({@link #failure()} says why).
+     */
+    public boolean open(
+        final String id, final ByteBuffer envelope, final int sizeFieldOffset, final int crcFieldOffset)
+    {
+        this.id = id;
+        this.tmpPath = spool.tmpDir().resolve(id);
+        this.messageSize = 0;
+        this.failure = null;
+        this.crc.reset();
+        this.sizeFieldPosition = sizeFieldOffset;
+        this.crcFieldPosition = crcFieldOffset;
+        try
+        {
+            channel = FileChannel.open(tmpPath, CREATE, Spool.FILE_MODE);
+            writeFully(envelope);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+            discard();
+            return false;
+        }
+    }
+
+    /**
+     * Append message bytes; after a failure further bytes are ignored.
+     *
+     * @param src bytes, position to limit; consumed.
+     */
+    public void append(final ByteBuffer src)
+    {
+        if (null != failure || null == channel)
+        {
+            src.position(src.limit());
+            return;
+        }
+        final int start = src.position();
+        final int length = src.remaining();
+        crc.update(src);
+        src.position(start);
+        messageSize += length;
+        try
+        {
+            writeFully(src);
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+        }
+    }
+
+    /**
+     * Write the final size and checksum into the envelope.
+     *
+     * @return false on an I/O error.
+     */
+    public boolean finish()
+    {
+        if (null != failure || null == channel)
+        {
+            return false;
+        }
+        try
+        {
+            patch.clear();
+            SpoolFormat.putDigits(patch, messageSize, SpoolFormat.SIZE_DIGITS);
+            patch.flip();
+            channel.write(patch, sizeFieldPosition);
+            patch.clear();
+            SpoolFormat.putHex(patch, (int)crc.getValue());
+            patch.flip();
+            channel.write(patch, crcFieldPosition);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+            return false;
+        }
+    }
+
+    /**
+     * Hand the finished file to the syncer; the listener hears back on the loop thread.
+     *
+     * @param nowNs the loop's clock, for the fsync latency figure.
+     */
+    public void commit(final long nowNs)
+    {
+        commitStartNs = nowNs;
+        spool.syncer().submit(this);
+    }
+
+    /**
+     * Close and remove the tmp file (rejected or failed message). Never throws.
+     */
+    public void discard()
+    {
+        closeQuietly();
+        if (null != tmpPath)
+        {
+            try
+            {
+                Files.deleteIfExists(tmpPath);
+            }
+            catch (final IOException ignore)
+            {
+                // tmp/ is emptied at the next start anyway
+            }
+        }
+    }
+
+    /** Syncer thread: fsync the data. */
+    void syncData()
+    {
+        try
+        {
+            channel.force(true);
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+        }
+    }
+
+    /** Syncer thread: close, and if durable rename into queue/. */
+    void moveToQueue()
+    {
+        closeQuietly();
+        if (null == failure)
+        {
+            try
+            {
+                Files.move(tmpPath, spool.queueDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
+            }
+            catch (final IOException ex)
+            {
+                failure = ex;
+            }
+        }
+        if (null != failure)
+        {
+            discard();
+        }
+    }
+
+    /** Syncer thread: the queue directory fsync failed after the rename. */
+    void failAfterMove(final IOException ex)
+    {
+        failure = ex;
+        try
+        {
+            Files.deleteIfExists(spool.queueDir().resolve(id));
+        }
+        catch (final IOException ignore)
+        {
+            // the directory entry was not made durable; at worst the file reappears as a duplicate
+        }
+    }
+
+    /** Syncer thread: give it back to its loop. */
+    void complete(final long durableNs)
+    {
+        this.durableNs = durableNs;
+        while (!completions.offer(this))
+        {
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Loop thread: called when the loop drains its completion queue.
+     */
+    public void onCompletion()
+    {
+        listener.onSpoolCommitted(this);
+    }
+
+    public String id()
+    {
+        return id;
+    }
+
+    public long messageSize()
+    {
+        return messageSize;
+    }
+
+    /**
+     * @return the CRC32C of the message part.
+     */
+    public int checksum()
+    {
+        return (int)crc.getValue();
+    }
+
+    /**
+     * @return null when all went well, else the I/O error.
+     */
+    public IOException failure()
+    {
+        return failure;
+    }
+
+    /**
+     * @return true when the failure is a full disk (or quota).
+     */
+    public boolean isDiskFull()
+    {
+        final String message = null == failure ? null : failure.getMessage();
+        return null != message && (message.contains("No space left") || message.contains("quota"));
+    }
+
+    /**
+     * @return ns from commit to durable-and-queued, by the loop's clock at commit and the syncer's at the end.
+     */
+    public long syncLatencyNs()
+    {
+        return durableNs - commitStartNs;
+    }
+
+    private void writeFully(final ByteBuffer src) throws IOException
+    {
+        while (src.hasRemaining())
+        {
+            channel.write(src);
+        }
+    }
+
+    private void closeQuietly()
+    {
+        if (null != channel)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ignore)
+            {
+                // nothing more to lose: the data was either forced already or the message fails
+            }
+            channel = null;
+        }
+    }
+
+    /**
+     * @return a short text for logs.
+     */
+    public String toString()
+    {
+        return "SpoolFile{" + id + ", size=" + messageSize + (null == failure ? "" : ", failure=" + failure) + '}';
+    }
+
+    static byte[] ascii(final String s)
+    {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+}
