@@ -350,15 +350,22 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
 
     private int onCommandInput(final UnsafeBuffer in, final int position, final int end)
     {
-        final int lf = indexOfLf(in, position, Math.min(end, position + SmtpSettings.MAX_COMMAND_LINE + 1));
+        final int searchEnd = Math.min(end, position + SmtpSettings.MAX_COMMAND_LINE);
+        final int lf = indexOfLf(in, position, searchEnd);
         if (lf < 0)
         {
-            if (end - position >= SmtpSettings.MAX_COMMAND_LINE)
+            if (searchEnd - position >= SmtpSettings.MAX_COMMAND_LINE)
             {
+                // too long already: skip to its end, then answer once
                 state = State.DISCARD_LINE;
-                return end;
+                return searchEnd;
             }
             return position;
+        }
+        if (lf + 1 - position > SmtpSettings.MAX_COMMAND_LINE)
+        {
+            reply(SmtpReplies.LINE_TOO_LONG);
+            return lf + 1;
         }
         final boolean hasCr = lf > position && '\r' == in.getByte(lf - 1);
         final int lineEnd = hasCr ? lf - 1 : lf;
