@@ -341,6 +341,14 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         return PENDING_NONE != pending;
     }
 
+    /**
+     * @return true while a finished message is being made durable.
+     */
+    boolean isWaitingForSpool()
+    {
+        return PENDING_SPOOL == pending;
+    }
+
     public long lastActivityNs()
     {
         return lastActivityNs;

@@ -91,7 +91,7 @@ final class SessionHarness implements SessionHost, AutoCloseable
                     continue;
                 }
             }
-            if (session.isParked())
+            if (session.isWaitingForSpool())
             {
                 final SpoolFile done = completions.poll();
                 if (null != done)
