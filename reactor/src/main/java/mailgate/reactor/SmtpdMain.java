@@ -64,11 +64,15 @@ public final class SmtpdMain
             return;
         }
         final CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() ->
+        // SIGTERM/SIGINT: a graceful stop that ends in exit 0 (the JVM's default handler would exit 143)
+        final sun.misc.SignalHandler stop = (signal) -> new Thread(() ->
         {
             smtpd.close();
             stopped.countDown();
-        }, "mailgate-shutdown"));
+        }, "mailgate-stop").start();
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
+        Runtime.getRuntime().addShutdownHook(new Thread(smtpd::close, "mailgate-shutdown"));
         System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
             " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
         try
@@ -79,6 +83,7 @@ public final class SmtpdMain
         {
             Thread.currentThread().interrupt();
         }
+        System.exit(0);
     }
 
     /**
