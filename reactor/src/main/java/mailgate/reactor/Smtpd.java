@@ -131,6 +131,7 @@ public final class Smtpd implements AutoCloseable
         {
             loop.peers(loops);
         }
+        loops[0].housekeeping(() -> statusFile.heartbeat(System.currentTimeMillis()));
         mailLog.start();
         spool.syncer().start();
         for (int i = 0; i < loopCount; i++)

@@ -57,7 +57,7 @@ public final class SmtpdMain
             System.exit(EX_CONFIG);
             return;
         }
-        catch (final InsecureDirectoryException | UncheckedIOException ex)
+        catch (final InsecureDirectoryException | UncheckedIOException | IllegalStateException ex)
         {
             System.err.println("mailgate: " + ex.getMessage());
             System.exit(EX_OSERR);

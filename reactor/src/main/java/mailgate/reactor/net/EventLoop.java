@@ -59,6 +59,7 @@ public final class EventLoop implements Agent
     private final int sendBufferLength;
     private final byte[] totalLimitReply;
     private EventLoop[] peers = new EventLoop[0];
+    private Runnable housekeeping;
     private SelectionKey acceptKey;
     private long nowNs;
     private long nextSweepNs;
@@ -108,6 +109,14 @@ public final class EventLoop implements Agent
         this.peers = peers;
     }
 
+    /**
+     * @param housekeeping run on this loop every sweep (50 ms), e.g. the status file heartbeat.
+     */
+    public void housekeeping(final Runnable housekeeping)
+    {
+        this.housekeeping = housekeeping;
+    }
+
     public void onStart()
     {
         nowNs = System.nanoTime();
@@ -123,6 +132,10 @@ public final class EventLoop implements Agent
         {
             nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
             work += sweep();
+            if (null != housekeeping)
+            {
+                housekeeping.run();
+            }
         }
         return work;
     }

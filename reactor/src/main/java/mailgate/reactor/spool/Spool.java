@@ -39,6 +39,7 @@ public final class Spool implements AutoCloseable
     private final Path tmpDir;
     private final Path queueDir;
     private final FileChannel queueDirChannel;
+    private final FileChannel lockChannel;
     private final SpoolSyncer syncer;
     private final int recoveredTmpFiles;
 
@@ -55,6 +56,14 @@ public final class Spool implements AutoCloseable
         this.queueDir = RendezvousDirectory.ensure(this.root.resolve("queue"), "spool queue");
         try
         {
+            final Path lockFile = this.root.resolve("lock");
+            this.lockChannel = FileChannel.open(lockFile, java.util.Set.of(StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS), FILE_MODE);
+            if (null == tryLock(lockChannel))
+            {
+                lockChannel.close();
+                throw new IllegalStateException("spool " + this.root + " is in use by another mailgate process");
+            }
             this.queueDirChannel = FileChannel.open(queueDir, StandardOpenOption.READ);
             this.recoveredTmpFiles = removeTmpFiles();
         }
@@ -125,6 +134,18 @@ public final class Spool implements AutoCloseable
         return new String(id);
     }
 
+    private static java.nio.channels.FileLock tryLock(final FileChannel channel) throws IOException
+    {
+        try
+        {
+            return channel.tryLock();
+        }
+        catch (final java.nio.channels.OverlappingFileLockException ex)
+        {
+            return null;
+        }
+    }
+
     private int removeTmpFiles() throws IOException
     {
         int removed = 0;
@@ -145,6 +166,7 @@ public final class Spool implements AutoCloseable
         try
         {
             queueDirChannel.close();
+            lockChannel.close();
         }
         catch (final IOException ignore)
         {

@@ -1,0 +1,54 @@
+/*
+ * SUMMARY
+ * Starts the one Aeron media driver of a host, embedded (in the supervisor) or standalone (bin/mailgate
+ * driver), with settings fit for a small machine: shared threading, a backoff idle strategy, 1 MiB IPC terms.
+ *
+ * SECURITY
+ * The Aeron directory's parent is checked (owner, 0700, no symlink) before anything is written. A driver
+ * already active on the directory is never deleted under it: start-up stops with a clear error instead.
+ */
+package mailgate.ipc;
+
+import io.aeron.CommonContext;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import org.agrona.concurrent.BackoffIdleStrategy;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Launches mailgate's media driver.
+ */
+public final class MediaDriverLauncher
+{
+    private MediaDriverLauncher()
+    {
+    }
+
+    /**
+     * @param aeronDir the Aeron directory (its parent must be, or is made, 0700).
+     * @return the running driver; close it to stop.
+     * @throws IllegalStateException when a driver is already active there.
+     */
+    public static MediaDriver launch(final Path aeronDir)
+    {
+        final Path dir = IpcChannels.secureAeronDir(aeronDir);
+        if (CommonContext.isDriverActive(dir.toFile(), TimeUnit.SECONDS.toMillis(2), (s) -> { }))
+        {
+            throw new IllegalStateException("a media driver is already active in " + dir +
+                "; stop it first or choose another ipc.aeron-dir");
+        }
+        final MediaDriver.Context context = new MediaDriver.Context()
+            .aeronDirectoryName(dir.toString())
+            .threadingMode(ThreadingMode.SHARED)
+            // the driver is not in the data path of IPC: park up to 1 ms, leave the cores to the event loops
+            .sharedIdleStrategy(new BackoffIdleStrategy(10, 10, 1_000, TimeUnit.MILLISECONDS.toNanos(1)))
+            .dirDeleteOnStart(true)
+            .dirDeleteOnShutdown(true)
+            .ipcTermBufferLength(1 << 20)
+            .publicationTermBufferLength(1 << 20)
+            .termBufferSparseFile(false);
+        return MediaDriver.launch(context);
+    }
+}

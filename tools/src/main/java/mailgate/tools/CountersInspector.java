@@ -1,0 +1,459 @@
+/*
+ * SUMMARY
+ * inspect counters: the daemon's counters from <spool>/run/counters.dat, once or every interval, in the
+ * shape of Aeron's AeronStat (pid, heartbeat age, "id: value - label", name=REGEX filters, watch with delay).
+ *
+ * DESCRIPTION
+ * Every counter is listed as allocated; then a summary sums counters by type id, which folds the per-loop
+ * counters ("<label>: loop N") into one line per kind. With --watch each frame after the first adds a rate
+ * per second: the change since the previous frame over the time actually elapsed between the two reads.
+ * Gauges (connections active) get no rate. Works the same whether the daemon runs or died (post-mortem):
+ * the file keeps the last values written; the header says whether its pid still runs.
+ *
+ * SECURITY
+ * Maps the file read-only (see StatusFileReader); cannot disturb the daemon.
+ *
+ * LIMITS
+ * Values are read one by one, not as an atomic snapshot, so sums can mix instants a few ns apart.
+ * Liveness by pid is only meaningful in the daemon's pid namespace. The heartbeat is shown as written;
+ * it only moves if the daemon's housekeeping bumps it.
+ */
+package mailgate.tools;
+
+import mailgate.reactor.status.SmtpdCounter;
+import mailgate.reactor.status.StatusFile;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * The counters view of the inspection tool.
+ */
+public final class CountersInspector
+{
+    /** Delay between frames of --watch when --interval is not given. */
+    public static final long DEFAULT_INTERVAL_MS = 1000;
+
+    private static final Pattern LOOP_LABEL = Pattern.compile("^(.*): loop (\\d+)$");
+    private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
+
+    private final PrintStream out;
+    private final List<Pattern> nameFilters = new ArrayList<>();
+    private Path spool = Path.of(SpoolInspector.DEFAULT_SPOOL);
+    private boolean watch;
+    private boolean json;
+    private long intervalMs = -1;
+    private long count = -1;
+
+    private CountersInspector(final PrintStream out)
+    {
+        this.out = out;
+    }
+
+    /**
+     * Run the view.
+     *
+     * @param args options after the view name.
+     * @param out  where results go.
+     * @return exit status 0.
+     * @throws InspectException on bad usage or an unreadable status file.
+     */
+    public static int run(final List<String> args, final PrintStream out) throws InspectException
+    {
+        final CountersInspector inspector = new CountersInspector(out);
+        inspector.parse(args);
+        return inspector.inspect();
+    }
+
+    private void parse(final List<String> args) throws InspectException
+    {
+        final Options options = new Options("counters", args);
+        while (options.hasNext())
+        {
+            final String arg = options.next();
+            if (arg.startsWith("name="))
+            {
+                try
+                {
+                    nameFilters.add(Pattern.compile(arg.substring("name=".length())));
+                }
+                catch (final PatternSyntaxException ex)
+                {
+                    throw InspectException.usage("counters: bad regex in '" + arg + "': " + ex.getDescription());
+                }
+                continue;
+            }
+            switch (Options.flag(arg))
+            {
+                case "--spool":
+                    spool = Path.of(options.value(arg));
+                    break;
+                case "--json":
+                    json = true;
+                    break;
+                case "--watch":
+                    watch = true;
+                    break;
+                case "--interval":
+                    intervalMs = options.longValue(arg, 1);
+                    break;
+                case "--count":
+                    count = options.longValue(arg, 1);
+                    break;
+                default:
+                    throw InspectException.usage("counters: unknown option '" + arg + "'");
+            }
+        }
+        if (!watch && (intervalMs > 0 || count > 0))
+        {
+            throw InspectException.usage("counters: --interval and --count go with --watch");
+        }
+        if (intervalMs < 0)
+        {
+            intervalMs = DEFAULT_INTERVAL_MS;
+        }
+    }
+
+    private int inspect() throws InspectException
+    {
+        final Path file = spool.toAbsolutePath().normalize().resolve("run").resolve(StatusFile.FILE_NAME);
+        StatusFileReader reader = StatusFileReader.open(file);
+        try
+        {
+            if (!watch)
+            {
+                print(reader, sample(reader), null, null);
+                return InspectMain.EXIT_OK;
+            }
+            final long intervalNs = TimeUnit.MILLISECONDS.toNanos(intervalMs);
+            final boolean clear = !json && out == System.out && null != System.console();
+            long deadlineNs = System.nanoTime();
+            Sample previous = null;
+            for (long frame = 0; count < 0 || frame < count; frame++)
+            {
+                String note = null;
+                if (frame > 0)
+                {
+                    deadlineNs += intervalNs;
+                    if (!parkUntil(deadlineNs))
+                    {
+                        break;
+                    }
+                    if (System.nanoTime() - deadlineNs > intervalNs)
+                    {
+                        deadlineNs = System.nanoTime();
+                    }
+                    if (reader.isReplaced())
+                    {
+                        reader.close();
+                        reader = null;
+                        reader = StatusFileReader.open(file);
+                        previous = null;
+                        note = "status file replaced (daemon restarted): rates start again";
+                    }
+                }
+                final Sample current = sample(reader);
+                if (clear)
+                {
+                    out.print(CLEAR_SCREEN);
+                }
+                else if (frame > 0 && !json)
+                {
+                    out.println();
+                }
+                print(reader, current, previous, note);
+                out.flush();
+                previous = current;
+            }
+            return InspectMain.EXIT_OK;
+        }
+        finally
+        {
+            if (null != reader)
+            {
+                reader.close();
+            }
+        }
+    }
+
+    private static boolean parkUntil(final long deadlineNs)
+    {
+        long remainingNs;
+        while ((remainingNs = deadlineNs - System.nanoTime()) > 0)
+        {
+            LockSupport.parkNanos(remainingNs);
+            if (Thread.currentThread().isInterrupted())
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Sample sample(final StatusFileReader reader)
+    {
+        final Sample sample = new Sample(System.currentTimeMillis(), System.nanoTime(), reader.heartbeatMs(),
+            reader.processState());
+        reader.counters().forEach(
+            (counterId, typeId, keyBuffer, label) ->
+            {
+                final long value = reader.counters().getCounterValue(counterId);
+                sample.counters.add(new Row(counterId, typeId, label, value, 1, !LOOP_LABEL.matcher(label).matches()));
+            });
+        final Map<Integer, Row> byType = new TreeMap<>();
+        for (final Row row : sample.counters)
+        {
+            final Row sum = byType.get(row.key);
+            if (null == sum)
+            {
+                final SmtpdCounter descriptor = SmtpdCounter.of(row.key);
+                final Matcher matcher = LOOP_LABEL.matcher(row.label);
+                final String label = null != descriptor ? descriptor.label() :
+                    matcher.matches() ? matcher.group(1) : row.label;
+                byType.put(row.key, new Row(row.key, row.key, label, row.value, 1, row.processWide));
+            }
+            else
+            {
+                byType.put(row.key, new Row(row.key, row.key, sum.label, sum.value + row.value, sum.instances + 1,
+                    sum.processWide && row.processWide));
+            }
+        }
+        sample.summary.addAll(byType.values());
+        return sample;
+    }
+
+    private boolean selected(final String label)
+    {
+        if (nameFilters.isEmpty())
+        {
+            return true;
+        }
+        for (final Pattern filter : nameFilters)
+        {
+            if (filter.matcher(label).find())
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void print(final StatusFileReader reader, final Sample sample, final Sample previous, final String note)
+    {
+        final double elapsedS = null == previous ? 0 : (sample.nanoTime - previous.nanoTime) / 1e9;
+        final Map<Integer, Long> previousValues = new HashMap<>();
+        final Map<Integer, Long> previousSums = new HashMap<>();
+        if (null != previous)
+        {
+            for (final Row row : previous.counters)
+            {
+                previousValues.put(row.id, row.value);
+            }
+            for (final Row row : previous.summary)
+            {
+                previousSums.put(row.id, row.value);
+            }
+        }
+        if (json)
+        {
+            printJson(reader, sample, note, elapsedS, previousValues, previousSums);
+        }
+        else
+        {
+            printText(reader, sample, note, elapsedS, previousValues, previousSums);
+        }
+    }
+
+    private void printText(
+        final StatusFileReader reader, final Sample sample, final String note, final double elapsedS,
+        final Map<Integer, Long> previousValues, final Map<Integer, Long> previousSums)
+    {
+        final boolean rates = elapsedS > 0;
+        out.println(Instant.ofEpochMilli(sample.timeMs) + " - mailgate counters " + reader.file());
+        final String state;
+        switch (sample.processState)
+        {
+            case ALIVE:
+                state = "running";
+                break;
+            case REUSED:
+                state = "not running (the pid now belongs to another process; values as last written)";
+                break;
+            default:
+                state = "not running (values as last written)";
+                break;
+        }
+        out.println("pid " + reader.pid() + " " + state + ", started " + Instant.ofEpochMilli(reader.startTimeMs()) +
+            " (" + InspectMain.formatDuration(sample.timeMs - reader.startTimeMs()) + " ago), heartbeat " +
+            InspectMain.formatDuration(sample.timeMs - sample.heartbeatMs) + " ago");
+        if (null != note)
+        {
+            out.println(note);
+        }
+        out.println("==========================");
+        for (final Row row : sample.counters)
+        {
+            if (selected(row.label))
+            {
+                out.println(line(row, rates ? rate(row, previousValues.get(row.id), elapsedS) : null));
+            }
+        }
+        out.println("-------- summary by type id, summed over event loops --------");
+        for (final Row row : sample.summary)
+        {
+            if (selected(row.label))
+            {
+                final String label = row.processWide ? row.label : row.label + " [" + row.instances + " loops]";
+                out.println(line(new Row(row.id, row.key, label, row.value, row.instances, row.processWide),
+                    rates ? rate(row, previousSums.get(row.id), elapsedS) : null));
+            }
+        }
+    }
+
+    private static String line(final Row row, final Double rate)
+    {
+        if (null == rate)
+        {
+            return String.format("%4d: %,20d - %s", row.id, row.value, row.label);
+        }
+        return String.format("%4d: %,20d %,14.1f/s - %s", row.id, row.value, rate, row.label);
+    }
+
+    private void printJson(
+        final StatusFileReader reader, final Sample sample, final String note, final double elapsedS,
+        final Map<Integer, Long> previousValues, final Map<Integer, Long> previousSums)
+    {
+        final StringBuilder sb = new StringBuilder(4096);
+        sb.append('{');
+        Json.key(sb, "file");
+        Json.string(sb, reader.file().toString()).append(',');
+        Json.key(sb, "timestampMs").append(sample.timeMs).append(',');
+        Json.key(sb, "pid").append(reader.pid()).append(',');
+        Json.key(sb, "alive").append(StatusFileReader.ProcessState.ALIVE == sample.processState).append(',');
+        Json.key(sb, "process");
+        Json.string(sb, sample.processState.name().toLowerCase(java.util.Locale.ROOT)).append(',');
+        Json.key(sb, "startTimeMs").append(reader.startTimeMs()).append(',');
+        Json.key(sb, "heartbeatMs").append(sample.heartbeatMs).append(',');
+        Json.key(sb, "heartbeatAgeMs").append(sample.timeMs - sample.heartbeatMs).append(',');
+        if (null != note)
+        {
+            Json.key(sb, "note");
+            Json.string(sb, note).append(',');
+        }
+        if (elapsedS > 0)
+        {
+            Json.key(sb, "elapsedMs").append(Math.round(elapsedS * 1000)).append(',');
+        }
+        Json.key(sb, "counters");
+        jsonRows(sb, sample.counters, previousValues, elapsedS, false);
+        sb.append(',');
+        Json.key(sb, "summary");
+        jsonRows(sb, sample.summary, previousSums, elapsedS, true);
+        sb.append('}');
+        out.println(sb);
+    }
+
+    private void jsonRows(
+        final StringBuilder sb, final List<Row> rows, final Map<Integer, Long> previous, final double elapsedS,
+        final boolean summary)
+    {
+        sb.append('[');
+        boolean first = true;
+        for (final Row row : rows)
+        {
+            if (!selected(row.label))
+            {
+                continue;
+            }
+            if (!first)
+            {
+                sb.append(',');
+            }
+            first = false;
+            sb.append('{');
+            if (!summary)
+            {
+                Json.key(sb, "id").append(row.id).append(',');
+            }
+            Json.key(sb, "typeId").append(row.key).append(',');
+            Json.key(sb, "label");
+            Json.string(sb, row.label).append(',');
+            Json.key(sb, "value").append(row.value);
+            if (summary)
+            {
+                sb.append(',');
+                Json.key(sb, "instances").append(row.instances);
+            }
+            final Double rate = elapsedS > 0 ? rate(row, previous.get(row.id), elapsedS) : null;
+            if (null != rate)
+            {
+                sb.append(',');
+                Json.key(sb, "ratePerSecond");
+                Json.decimal(sb, rate);
+            }
+            sb.append('}');
+        }
+        sb.append(']');
+    }
+
+    private static Double rate(final Row row, final Long previousValue, final double elapsedS)
+    {
+        if (null == previousValue || SmtpdCounter.CONNECTIONS_ACTIVE.typeId() == row.key)
+        {
+            return null;
+        }
+        return (row.value - previousValue) / elapsedS;
+    }
+
+    /** One counter, or one sum by type id (then id and key are both the type id). */
+    private static final class Row
+    {
+        final int id;
+        final int key;
+        final String label;
+        final long value;
+        final int instances;
+        final boolean processWide;
+
+        Row(final int id, final int key, final String label, final long value, final int instances,
+            final boolean processWide)
+        {
+            this.id = id;
+            this.key = key;
+            this.label = label;
+            this.value = value;
+            this.instances = instances;
+            this.processWide = processWide;
+        }
+    }
+
+    private static final class Sample
+    {
+        final long timeMs;
+        final long nanoTime;
+        final long heartbeatMs;
+        final StatusFileReader.ProcessState processState;
+        final List<Row> counters = new ArrayList<>();
+        final List<Row> summary = new ArrayList<>();
+
+        Sample(final long timeMs, final long nanoTime, final long heartbeatMs,
+            final StatusFileReader.ProcessState processState)
+        {
+            this.timeMs = timeMs;
+            this.nanoTime = nanoTime;
+            this.heartbeatMs = heartbeatMs;
+            this.processState = processState;
+        }
+    }
+}
