@@ -84,6 +84,10 @@ public final class SmtpdConfig
     public static final String SEND_BUFFER = "smtpd.send-buffer";
     public static final String SYNC_THREADS = "spool.sync-threads";
     public static final String MAILLOG = "maillog.file";
+    public static final String ROUTER_MODE = "router.mode";
+    public static final String ROUTER_TABLES = "router.tables";
+    public static final String AERON_DIR = "ipc.aeron-dir";
+    public static final String SECRET_FILE = "ipc.secret-file";
 
     /** Every key, in documentation order. */
     public static final List<Key> KEYS = List.of(
@@ -120,7 +124,15 @@ public final class SmtpdConfig
         new Key(SEND_BUFFER, "4k", "reply buffer per connection (at least 2k)", (v) -> (int)sizeIn(v, 2048, 1 << 24)),
         new Key(SYNC_THREADS, "8", "threads issuing fsyncs of one group commit concurrently",
             (v) -> intIn(v, 1, 256)),
-        new Key(MAILLOG, "-", "maillog destination: - for standard output, else a file appended to", (v) -> v));
+        new Key(MAILLOG, "-", "maillog destination: - for standard output, else a file appended to", (v) -> v),
+        new Key(ROUTER_MODE, "off", "off: accept every sender and recipient; aeron: ask the router process over " +
+            "Aeron IPC (bin/mailgate run sets this)", (v) -> oneOf(v, "off", "aeron")),
+        new Key(ROUTER_TABLES, "", "directory of router tables (docs/router.md); empty means the embedded defaults",
+            (v) -> v),
+        new Key(AERON_DIR, "", "Aeron directory shared by all roles; empty means /dev/shm/mailgate-USER/aeron",
+            (v) -> v),
+        new Key(SECRET_FILE, "./var/mailgate.secret", "install secret (0600, made on first run) that proves " +
+            "subsystems to smtpd", (v) -> v));
 
     private static final Map<String, Key> BY_NAME = new HashMap<>();
 
@@ -390,6 +402,28 @@ public final class SmtpdConfig
             default:
                 throw new IllegalArgumentException("'" + value + "' is not normalize or reject");
         }
+    }
+
+    static Object oneOf(final String value, final String... allowed)
+    {
+        final String v = value.strip().toLowerCase(Locale.ROOT);
+        for (final String a : allowed)
+        {
+            if (a.equals(v))
+            {
+                return v;
+            }
+        }
+        throw new IllegalArgumentException("'" + value + "' is not one of " + String.join(", ", allowed));
+    }
+
+    /**
+     * @return the Aeron directory to use.
+     */
+    public java.nio.file.Path aeronDir()
+    {
+        final String configured = get(AERON_DIR);
+        return configured.isEmpty() ? mailgate.ipc.IpcChannels.defaultAeronDir() : java.nio.file.Path.of(configured);
     }
 
     static Object idleStrategy(final String value)

@@ -697,7 +697,8 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
                     if ('.' == in.getByte(position))
                     {
                         position++;
-                        lineLength = 1;
+                        // RFC 5321 4.5.3.1.6: the dot doubled for transparency does not count
+                        lineLength = 0;
                         dataState = D_DOT;
                     }
                     else
@@ -1254,7 +1255,8 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         if ('4' == code || '5' == code)
         {
             put(reply);
-            if (++errors >= settings.hardErrorLimit && !closing)
+            // recipients over the limit are the client's overshoot, not an error (as Postfix's overshoot)
+            if (SmtpReplies.TOO_MANY_RECIPIENTS != reply && ++errors >= settings.hardErrorLimit && !closing)
             {
                 counters.errorLimit.incrementRelease();
                 services.mailLog.log("too many errors after " + currentCommand.statName().toUpperCase() +
