@@ -1,7 +1,6 @@
 package mailgate.ipc;
 
 import io.aeron.driver.MediaDriver;
-import org.agrona.concurrent.ShutdownSignalBarrier;
 
 import java.nio.file.Path;
 
@@ -36,7 +35,7 @@ public final class DriverMain
         try (MediaDriver driver = MediaDriverLauncher.launch(dir))
         {
             System.err.println("mailgate driver running in " + driver.aeronDirectoryName());
-            new ShutdownSignalBarrier().await();
+            ShutdownSignal.await();
         }
         catch (final RuntimeException ex)
         {

@@ -38,7 +38,7 @@ public final class SubsystemChallenger
     private final UnsafeBuffer sendBuffer = new UnsafeBuffer(new byte[64]);
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final ChallengeEncoder challengeEncoder = new ChallengeEncoder();
-    private boolean proven;
+    private volatile boolean proven;
     private int provenSessionId;
     private long nextChallengeNs;
     private long rejectedResponses;

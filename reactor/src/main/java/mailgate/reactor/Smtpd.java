@@ -13,7 +13,7 @@ package mailgate.reactor;
 import mailgate.reactor.net.ConnectionLimiter;
 import mailgate.reactor.net.EventLoop;
 import mailgate.reactor.net.NetworkList;
-import mailgate.reactor.policy.SmtpPolicy;
+import mailgate.reactor.policy.PolicyFactory;
 import mailgate.reactor.smtp.BareLfMode;
 import mailgate.reactor.smtp.SessionServices;
 import mailgate.reactor.smtp.SmtpSettings;
@@ -61,9 +61,9 @@ public final class Smtpd implements AutoCloseable
      * Bind, open the spool and start the threads.
      *
      * @param config settings.
-     * @param policy the policy seam.
+     * @param policies makes each loop's policy (the policy seam).
      */
-    public Smtpd(final SmtpdConfig config, final SmtpPolicy policy)
+    public Smtpd(final SmtpdConfig config, final PolicyFactory policies)
     {
         this.config = config;
         final SmtpSettings settings = new SmtpSettings(
@@ -117,8 +117,9 @@ public final class Smtpd implements AutoCloseable
             for (int i = 0; i < loopCount; i++)
             {
                 final OneToOneConcurrentArrayQueue<SpoolFile> completions = new OneToOneConcurrentArrayQueue<>(65536);
+                final LoopCounters counters = new LoopCounters(countersManager, i);
                 final SessionServices services = new SessionServices(
-                    settings, policy, spool, completions, new LoopCounters(countersManager, i), mailLog, i);
+                    settings, policies.newPolicy(i, counters), spool, completions, counters, mailLog, i);
                 loops[i] = new EventLoop(i, listener, services, completions, limiter,
                     config.getInt(SmtpdConfig.RECEIVE_BUFFER), config.getInt(SmtpdConfig.SEND_BUFFER));
             }

@@ -10,7 +10,13 @@
 package mailgate.reactor;
 
 import mailgate.ipc.InsecureDirectoryException;
+import io.aeron.Aeron;
+import mailgate.ipc.InstallSecret;
+import mailgate.ipc.IpcChannels;
+import mailgate.ipc.SecretMac;
 import mailgate.reactor.policy.AcceptAllPolicy;
+import mailgate.reactor.policy.PolicyFactory;
+import mailgate.reactor.policy.RouterPolicy;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -47,9 +53,10 @@ public final class SmtpdMain
             return;
         }
         final Smtpd smtpd;
+        final java.util.List<RouterPolicy> routerPolicies = new java.util.concurrent.CopyOnWriteArrayList<>();
         try
         {
-            smtpd = new Smtpd(config, new AcceptAllPolicy());
+            smtpd = new Smtpd(config, policies(config, routerPolicies));
         }
         catch (final ConfigException ex)
         {
@@ -57,7 +64,8 @@ public final class SmtpdMain
             System.exit(EX_CONFIG);
             return;
         }
-        catch (final InsecureDirectoryException | UncheckedIOException | IllegalStateException ex)
+        catch (final InsecureDirectoryException | UncheckedIOException | IllegalStateException |
+            io.aeron.exceptions.AeronException ex)
         {
             System.err.println("mailgate: " + ex.getMessage());
             System.exit(EX_OSERR);
@@ -73,6 +81,7 @@ public final class SmtpdMain
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         Runtime.getRuntime().addShutdownHook(new Thread(smtpd::close, "mailgate-shutdown"));
+        awaitRouter(routerPolicies);
         System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
             " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
         try
@@ -84,6 +93,58 @@ public final class SmtpdMain
             Thread.currentThread().interrupt();
         }
         System.exit(0);
+    }
+
+    /**
+     * The policy seam as configured: accept-all, or the router over Aeron IPC.
+     *
+     * @param config settings.
+     * @return a factory of per-loop policies.
+     */
+    static PolicyFactory policies(final SmtpdConfig config, final java.util.List<RouterPolicy> created)
+    {
+        if (!"aeron".equals(config.get(SmtpdConfig.ROUTER_MODE)))
+        {
+            final AcceptAllPolicy acceptAll = new AcceptAllPolicy();
+            return (loopId, counters) -> acceptAll;
+        }
+        final SecretMac mac = new SecretMac(InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE))));
+        final Path aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
+        final Aeron aeron = Aeron.connect(new Aeron.Context()
+            .aeronDirectoryName(aeronDir.toString())
+            .errorHandler((t) -> System.err.println("mailgate smtpd: aeron: " + t)));
+        return (loopId, counters) ->
+        {
+            final RouterPolicy policy = new RouterPolicy(aeron, mac, loopId, counters);
+            created.add(policy);
+            return policy;
+        };
+    }
+
+    /**
+     * Hold the ready line until every loop has a proven router (bounded), so a fresh start does not answer
+     * its first clients with 451; after the bound it goes on and answers 451 until the router shows up.
+     */
+    private static void awaitRouter(final java.util.List<RouterPolicy> policies)
+    {
+        final long deadline = System.currentTimeMillis() + 15_000;
+        while (!policies.isEmpty() && !policies.stream().allMatch(RouterPolicy::isRouterProven))
+        {
+            if (System.currentTimeMillis() > deadline)
+            {
+                System.err.println("mailgate smtpd: warning: no proven router yet; MAIL and RCPT get 451 until it is");
+                return;
+            }
+            try
+            {
+                Thread.sleep(10);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**
@@ -127,9 +188,17 @@ public final class SmtpdMain
                 case "--profile":
                     overrides.add(new String[]{SmtpdConfig.IDLE_STRATEGY, profileIdleStrategy(value)});
                     break;
+                case "--set":
+                    final int eq = value.indexOf('=');
+                    if (eq <= 0)
+                    {
+                        throw new ConfigException("--set " + value + ": expected KEY=VALUE");
+                    }
+                    overrides.add(new String[]{value.substring(0, eq).strip(), value.substring(eq + 1).strip()});
+                    break;
                 default:
                     throw new ConfigException("unknown option " + arg +
-                        " (options: --listen HOST:PORT, --spool DIR, --config FILE, --event-loops N, --profile P)");
+                        " (options: --listen HOST:PORT, --spool DIR, --config FILE, --event-loops N, --profile P, --set KEY=VALUE)");
             }
         }
         if (null != configFile)

@@ -24,7 +24,7 @@ import mailgate.reactor.SmtpdConfig;
 import mailgate.reactor.SmtpdMain;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.ShutdownSignalBarrier;
+import mailgate.ipc.ShutdownSignal;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.nio.file.Path;
@@ -91,7 +91,7 @@ public final class RouterMain
         AgentRunner.startOnThread(runner);
         System.err.println("mailgate router ready (pid " + ProcessHandle.current().pid() + ", tables " +
             tables.get() + ")");
-        new ShutdownSignalBarrier().await();
+        ShutdownSignal.await();
         reloader.close();
         runner.close();
         aeron.close();

@@ -128,6 +128,7 @@ public final class EventLoop implements Agent
         nowNs = System.nanoTime();
         int work = selector.selectNow(onSelected);
         work += spoolCompletions.drain(onSpoolCompletion);
+        work += services.policy().doWork(nowNs);
         if (nowNs - nextSweepNs >= 0)
         {
             nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
@@ -359,6 +360,7 @@ public final class EventLoop implements Agent
 
     public void onClose()
     {
+        services.policy().close();
         for (int i = connections.size() - 1; i >= 0; i--)
         {
             connections.get(i).close();

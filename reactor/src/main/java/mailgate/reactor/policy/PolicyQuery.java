@@ -121,6 +121,18 @@ public final class PolicyQuery
     }
 
     /**
+     * Answer "accept" with a rewritten recipient address.
+     *
+     * @param buffer holding the address.
+     * @param offset where it starts.
+     * @param length its length.
+     */
+    public void acceptRewritten(final DirectBuffer buffer, final int offset, final int length)
+    {
+        listener.onPolicyAnswerRewritten(correlationId, buffer, offset, length);
+    }
+
+    /**
      * Answer with a refusal.
      *
      * @param reply the complete SMTP reply to send, CRLF included (4xx or 5xx).

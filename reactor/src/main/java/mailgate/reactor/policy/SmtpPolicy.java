@@ -38,4 +38,22 @@ public interface SmtpPolicy
      * @param query the question, with the queue id and message size.
      */
     void onMessage(PolicyQuery query);
+
+    /**
+     * Called once per event-loop duty cycle, so an IPC-backed policy can poll for answers on the loop.
+     *
+     * @param nowNs the loop's clock.
+     * @return work done.
+     */
+    default int doWork(final long nowNs)
+    {
+        return 0;
+    }
+
+    /**
+     * Release resources (the loop is stopping).
+     */
+    default void close()
+    {
+    }
 }

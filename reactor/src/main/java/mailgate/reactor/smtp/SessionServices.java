@@ -75,6 +75,11 @@ public final class SessionServices
         return counters;
     }
 
+    public SmtpPolicy policy()
+    {
+        return policy;
+    }
+
     public SmtpSettings settings()
     {
         return settings;

@@ -75,6 +75,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     private final PolicyQuery query = new PolicyQuery(this);
     private final SmtpPathParser parser = new SmtpPathParser();
     private final ExpandableArrayBuffer envelope = new ExpandableArrayBuffer(256);
+    private final ExpandableArrayBuffer rewriteScratch = new ExpandableArrayBuffer(256);
     private final UnsafeBuffer helo = new UnsafeBuffer(new byte[MAX_HELO]);
     private final int[] commandTotal = new int[SmtpCommand.VALUES.length];
     private final int[] commandOk = new int[SmtpCommand.VALUES.length];
@@ -1128,6 +1129,72 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         }
         resume();
     }
+
+    public void onPolicyAnswerRewritten(
+        final long correlationId, final DirectBuffer address, final int offset, final int length)
+    {
+        if (correlationId != this.correlationId || PENDING_RCPT != pending || State.CLOSED == state)
+        {
+            onPolicyAnswer(correlationId, null);
+            return;
+        }
+        restageRecipient(address, offset, length);
+        onPolicyAnswer(correlationId, null);
+    }
+
+    /**
+     * Replace the staged "rcpt: &lt;original&gt; params" line by the rewritten address, keeping the original as
+     * ORCPT (RFC 3461) unless the client gave one.
+     */
+    private void restageRecipient(final DirectBuffer address, final int offset, final int length)
+    {
+        final int originalStart = pendingLineStart + RCPT_LINE.length;
+        int originalEnd = originalStart;
+        while ('>' != envelope.getByte(originalEnd) || isInsideQuotes(originalStart, originalEnd))
+        {
+            originalEnd++;
+        }
+        final int paramsStart = originalEnd + 1;
+        final int paramsEnd = pendingLineEnd - 1;
+        boolean hasOrcpt = false;
+        for (int i = paramsStart; i + 6 <= paramsEnd && !hasOrcpt; i++)
+        {
+            hasOrcpt = ' ' == envelope.getByte(i) && 0 == Ascii.indexOfIgnoreCase(ORCPT, envelope, i + 1, i + 7);
+        }
+        final ExpandableArrayBuffer line = rewriteScratch;
+        int p = 0;
+        line.putBytes(p, RCPT_LINE);
+        p += RCPT_LINE.length;
+        line.putBytes(p, address, offset, length);
+        p += length;
+        line.putByte(p++, (byte)'>');
+        line.putBytes(p, envelope, paramsStart, paramsEnd - paramsStart);
+        p += paramsEnd - paramsStart;
+        if (!hasOrcpt)
+        {
+            p += line.putStringWithoutLengthAscii(p, " ORCPT=rfc822;");
+            for (int i = originalStart; i < originalEnd; i++)
+            {
+                final int b = envelope.getByte(i) & 0xFF;
+                if (b < 33 || b > 126 || '+' == b || '=' == b)
+                {
+                    line.putByte(p++, (byte)'+');
+                    line.putByte(p++, HEX_UPPER[b >>> 4]);
+                    line.putByte(p++, HEX_UPPER[b & 0xF]);
+                }
+                else
+                {
+                    line.putByte(p++, (byte)b);
+                }
+            }
+        }
+        line.putByte(p++, (byte)'\n');
+        envelope.putBytes(pendingLineStart, line, 0, p);
+        pendingLineEnd = pendingLineStart + p;
+    }
+
+    private static final String[] ORCPT = {"ORCPT="};
+    private static final byte[] HEX_UPPER = "0123456789ABCDEF".getBytes(StandardCharsets.US_ASCII);
 
     private void onPolicyTimeout()
     {

@@ -27,6 +27,10 @@ public final class LoopCounters
     public final AtomicCounter errorLimit;
     public final AtomicCounter policyQueries;
     public final AtomicCounter policyTimeouts;
+    public final AtomicCounter ipcRequests;
+    public final AtomicCounter ipcUnavailable;
+    public final AtomicCounter ipcOfferFailures;
+    public final AtomicCounter ipcRepliesDropped;
 
     /**
      * @param manager where to allocate.
@@ -52,6 +56,10 @@ public final class LoopCounters
         errorLimit = allocate(manager, SmtpdCounter.ERROR_LIMIT, loopId);
         policyQueries = allocate(manager, SmtpdCounter.POLICY_QUERIES, loopId);
         policyTimeouts = allocate(manager, SmtpdCounter.POLICY_TIMEOUTS, loopId);
+        ipcRequests = allocate(manager, SmtpdCounter.IPC_REQUESTS, loopId);
+        ipcUnavailable = allocate(manager, SmtpdCounter.IPC_UNAVAILABLE, loopId);
+        ipcOfferFailures = allocate(manager, SmtpdCounter.IPC_OFFER_FAILURES, loopId);
+        ipcRepliesDropped = allocate(manager, SmtpdCounter.IPC_REPLIES_DROPPED, loopId);
     }
 
     /**
