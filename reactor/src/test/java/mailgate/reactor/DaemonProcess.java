@@ -57,6 +57,27 @@ public final class DaemonProcess implements AutoCloseable
      */
     public static DaemonProcess startOnPort(final int port, final Path spool, final String... args) throws IOException
     {
+        return launch("mailgate.reactor.SmtpdMain", port, spool, args);
+    }
+
+    /**
+     * Start "bin/mailgate run" as the operator would: the supervisor with an embedded media driver, the router
+     * and smtpd as separate JVMs. Pass "--set ipc.aeron-dir=..." and "--set ipc.secret-file=..." to keep
+     * tests apart. Ready when smtpd prints its listening line (which waits for a proven router).
+     *
+     * @param spool spool root.
+     * @param args  extra arguments.
+     * @return the running supervisor.
+     * @throws IOException if it could not start.
+     */
+    public static DaemonProcess startSupervisor(final Path spool, final String... args) throws IOException
+    {
+        return launch("mailgate.supervisor.SupervisorMain", freePort(), spool, args);
+    }
+
+    private static DaemonProcess launch(final String mainClass, final int port, final Path spool, final String... args)
+        throws IOException
+    {
         final Path logDir = spool.toAbsolutePath().getParent();
         Files.createDirectories(logDir);
         final Path stdout = Files.createTempFile(logDir, "maillog", ".log");
@@ -66,10 +87,10 @@ public final class DaemonProcess implements AutoCloseable
         command.add("--add-exports");
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
         command.add("-Xmx512m");
-        command.add("-Dmailgate.role=smtpd");
+        command.add("-Dmailgate.role=" + ("mailgate.reactor.SmtpdMain".equals(mainClass) ? "smtpd" : "supervisor"));
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add("mailgate.reactor.SmtpdMain");
+        command.add(mainClass);
         command.add("--listen");
         command.add("127.0.0.1:" + port);
         command.add("--spool");
@@ -89,6 +110,7 @@ public final class DaemonProcess implements AutoCloseable
             }
             if (System.currentTimeMillis() > deadline)
             {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
                 throw new IOException("daemon did not listen within " + START_TIMEOUT_MS + " ms: " + daemon.stderr());
             }
@@ -182,14 +204,31 @@ public final class DaemonProcess implements AutoCloseable
         return process.waitFor(timeoutMs, TimeUnit.MILLISECONDS) ? process.exitValue() : -1;
     }
 
+    /**
+     * @param role a child role of a supervisor ("router", "smtpd").
+     * @return the pid of that child now, or -1.
+     */
+    public long childPid(final String role)
+    {
+        return process.descendants()
+            .filter((p) -> p.info().arguments().map((a) -> java.util.Arrays.asList(a).contains("-Dmailgate.role=" + role))
+                .orElse(false))
+            .mapToLong(ProcessHandle::pid).findFirst().orElse(-1);
+    }
+
     public void close() throws InterruptedException
     {
+        final List<ProcessHandle> children = process.descendants().collect(java.util.stream.Collectors.toList());
         if (process.isAlive())
         {
-            if (terminate(20_000) < 0)
+            if (terminate(30_000) < 0)
             {
                 kill9();
             }
+        }
+        for (final ProcessHandle child : children)
+        {
+            child.destroyForcibly();
         }
     }
 
