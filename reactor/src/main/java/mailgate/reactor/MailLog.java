@@ -67,7 +67,7 @@ public final class MailLog implements Agent, AutoCloseable
      */
     public void start()
     {
-        runner = new AgentRunner(new SleepingMillisIdleStrategy(1), Throwable::printStackTrace, null, this);
+        runner = new AgentRunner(new SleepingMillisIdleStrategy(5), Throwable::printStackTrace, null, this);
         AgentRunner.startOnThread(runner);
     }
 

@@ -12,6 +12,7 @@ package mailgate.reactor;
 
 import mailgate.reactor.net.ConnectionLimiter;
 import mailgate.reactor.net.EventLoop;
+import mailgate.reactor.net.SelectorIdleStrategy;
 import mailgate.reactor.net.NetworkList;
 import mailgate.reactor.policy.PolicyFactory;
 import mailgate.reactor.smtp.BareLfMode;
@@ -118,10 +119,13 @@ public final class Smtpd implements AutoCloseable
             {
                 final OneToOneConcurrentArrayQueue<SpoolFile> completions = new OneToOneConcurrentArrayQueue<>(65536);
                 final LoopCounters counters = new LoopCounters(countersManager, i);
+                final EventLoop[] self = new EventLoop[1];
                 final SessionServices services = new SessionServices(
-                    settings, policies.newPolicy(i, counters), spool, completions, counters, mailLog, i);
+                    settings, policies.newPolicy(i, counters), spool, completions, counters, mailLog, i,
+                    () -> self[0].idleStrategy().wake());
                 loops[i] = new EventLoop(i, listener, services, completions, limiter,
                     config.getInt(SmtpdConfig.RECEIVE_BUFFER), config.getInt(SmtpdConfig.SEND_BUFFER));
+                self[0] = loops[i];
             }
         }
         catch (final IOException ex)
@@ -137,7 +141,7 @@ public final class Smtpd implements AutoCloseable
         spool.syncer().start();
         for (int i = 0; i < loopCount; i++)
         {
-            runners[i] = new AgentRunner(idleStrategy(config.get(SmtpdConfig.IDLE_STRATEGY)),
+            runners[i] = new AgentRunner(idleStrategy(config.get(SmtpdConfig.IDLE_STRATEGY), loops[i]),
                 (t) -> t.printStackTrace(), null, loops[i]);
             AgentRunner.startOnThread(runners[i]);
         }
@@ -215,7 +219,7 @@ public final class Smtpd implements AutoCloseable
         statusFile.close();
     }
 
-    private static IdleStrategy idleStrategy(final String name)
+    private static IdleStrategy idleStrategy(final String name, final EventLoop loop)
     {
         switch (name)
         {
@@ -226,8 +230,9 @@ public final class Smtpd implements AutoCloseable
             case "sleeping":
                 return new SleepingMillisIdleStrategy(1);
             default:
-                // spins briefly, then parks up to 1 ms: sub-ms wake-up without starving the other core
-                return new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
+                // spins briefly, yields, then blocks in the selector up to 1 ms: a socket wakes it at once, IPC
+                // answers are polled, and an idle loop costs ~1,000 wake-ups/s instead of a busy core
+                return loop.idleStrategy();
         }
     }
 

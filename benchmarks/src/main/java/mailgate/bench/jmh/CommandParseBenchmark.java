@@ -74,7 +74,7 @@ public class CommandParseBenchmark
         mailLog = BenchFixtures.nullMailLog();
         final SessionServices services = new SessionServices(
             BenchFixtures.settings(20), new AcceptAllPolicy(), spool, new OneToOneConcurrentArrayQueue<SpoolFile>(64),
-            BenchFixtures.counters(), mailLog, 0);
+            BenchFixtures.counters(), mailLog, 0, () -> { });
         session = new SmtpSession(services, out, () -> {}, "192.0.2.7", 40000);
         session.onConnect(nowNs);
         final String greeting = out.pendingAsString();

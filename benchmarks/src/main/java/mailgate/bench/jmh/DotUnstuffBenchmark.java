@@ -125,7 +125,7 @@ public class DotUnstuffBenchmark
         // refusals count as errors: lift the hard error limit so the session never closes
         final SessionServices services = new SessionServices(
             BenchFixtures.settings(Integer.MAX_VALUE), policy, spool, completions, BenchFixtures.counters(), mailLog,
-            0);
+            0, () -> { });
         session = new SmtpSession(services, out, () -> {}, "192.0.2.7", 40000);
         session.onConnect(nowNs);
         feed("EHLO client.example.com\r\n");

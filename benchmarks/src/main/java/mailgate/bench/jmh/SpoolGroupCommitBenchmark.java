@@ -198,7 +198,7 @@ public class SpoolGroupCommitBenchmark
             spool.syncer().start();
             for (int i = 0; i < writers; i++)
             {
-                start(new SpoolFile(spool, completions, (file) -> {}));
+                start(new SpoolFile(spool, completions, (file) -> {}, () -> {}));
             }
         }
 

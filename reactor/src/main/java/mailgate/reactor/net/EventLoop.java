@@ -58,6 +58,7 @@ public final class EventLoop implements Agent
     private final int receiveBufferLength;
     private final int sendBufferLength;
     private final byte[] totalLimitReply;
+    private final SelectorIdleStrategy idleStrategy;
     private EventLoop[] peers = new EventLoop[0];
     private Runnable housekeeping;
     private SelectionKey acceptKey;
@@ -96,6 +97,8 @@ public final class EventLoop implements Agent
         this.receiveBufferLength = receiveBufferLength;
         this.sendBufferLength = sendBufferLength;
         this.selector = Selector.open();
+        this.idleStrategy = new SelectorIdleStrategy(
+            selector, TimeUnit.MILLISECONDS.toNanos(1), () -> services.policy().awaitingAnswers());
         this.acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
         this.totalLimitReply = ("421 4.7.0 " + services.settings().hostname() +
             " Error: too many connections\r\n").getBytes(StandardCharsets.US_ASCII);
@@ -338,6 +341,14 @@ public final class EventLoop implements Agent
     public boolean isDrained()
     {
         return drained;
+    }
+
+    /**
+     * @return the loop's default idle strategy, which blocks in its selector.
+     */
+    public SelectorIdleStrategy idleStrategy()
+    {
+        return idleStrategy;
     }
 
     long nowNs()

@@ -70,6 +70,8 @@ public final class RouterPolicy implements SmtpPolicy
     private final byte[] clientBytes = new byte[64];
     private long nextRequestId = 1;
     private boolean wasProven;
+    private int outstanding;
+    private long lastSendNs;
 
     /**
      * @param aeron    the process's Aeron client.
@@ -118,12 +120,22 @@ public final class RouterPolicy implements SmtpPolicy
         return work;
     }
 
+    public boolean awaitingAnswers()
+    {
+        if (outstanding > 0 && System.nanoTime() - lastSendNs > 100_000_000L)
+        {
+            outstanding = 0;    // answers that never came were timed out by their sessions
+        }
+        return outstanding > 0;
+    }
+
     /**
      * The router went away: questions it will never answer get 451 now instead of at their deadline.
      */
     private int failPending()
     {
         int failed = 0;
+        outstanding = 0;
         for (int i = 0; i < RING_SIZE; i++)
         {
             final PolicyQuery query = queries[i];
@@ -187,6 +199,8 @@ public final class RouterPolicy implements SmtpPolicy
             return;
         }
         counters.ipcRequests.incrementRelease();
+        outstanding++;
+        lastSendNs = System.nanoTime();
         final int slot = (int)(requestId & RING_MASK);
         queries[slot] = query;
         requestIds[slot] = requestId;
@@ -244,6 +258,7 @@ public final class RouterPolicy implements SmtpPolicy
             return;
         }
         queries[slot] = null;
+        outstanding = Math.max(0, outstanding - 1);
         final Verdict verdict = replyDecoder.verdict();
         if (Verdict.ACCEPT == verdict)
         {

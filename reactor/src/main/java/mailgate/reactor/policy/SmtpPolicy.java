@@ -51,6 +51,15 @@ public interface SmtpPolicy
     }
 
     /**
+     * @return true while answers are outstanding that only polling will bring (the loop then idles briefly
+     *         instead of blocking in its selector).
+     */
+    default boolean awaitingAnswers()
+    {
+        return false;
+    }
+
+    /**
      * Release resources (the loop is stopping).
      */
     default void close()

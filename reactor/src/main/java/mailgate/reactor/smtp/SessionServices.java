@@ -29,6 +29,7 @@ public final class SessionServices
     final LoopCounters counters;
     final MailLog mailLog;
     final int loopId;
+    final Runnable completionSignal;
     final ByteBuffer scratch = BufferUtil.allocateDirectAligned(SCRATCH_LENGTH, 64);
     final UnsafeBuffer scratchView = new UnsafeBuffer(scratch);
     final ExpandableDirectByteBuffer envelopeBuffer = new ExpandableDirectByteBuffer(4096);
@@ -43,6 +44,7 @@ public final class SessionServices
      * @param counters         the loop's counters.
      * @param mailLog          the maillog.
      * @param loopId           the loop's number.
+     * @param completionSignal wakes the loop when the syncer hands back a durable file (any thread).
      */
     public SessionServices(
         final SmtpSettings settings,
@@ -51,8 +53,10 @@ public final class SessionServices
         final Queue<SpoolFile> spoolCompletions,
         final LoopCounters counters,
         final MailLog mailLog,
-        final int loopId)
+        final int loopId,
+        final Runnable completionSignal)
     {
+        this.completionSignal = completionSignal;
         this.settings = settings;
         this.policy = policy;
         this.spool = spool;

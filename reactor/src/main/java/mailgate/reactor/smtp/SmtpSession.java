@@ -148,7 +148,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         this.host = host;
         this.clientAddress = clientAddress;
         this.clientPort = clientPort;
-        this.spoolFile = new SpoolFile(services.spool, services.spoolCompletions, this);
+        this.spoolFile = new SpoolFile(services.spool, services.spoolCompletions, this, services.completionSignal);
     }
 
     /**

@@ -27,6 +27,7 @@ public final class SpoolFile
     private final Spool spool;
     private final Queue<SpoolFile> completions;
     private final SpoolCommitListener listener;
+    private final Runnable completionSignal;
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer patch = ByteBuffer.allocate(SpoolFormat.SIZE_DIGITS);
     private String id;
@@ -43,9 +44,15 @@ public final class SpoolFile
      * @param spool       the spool it belongs to.
      * @param completions where the syncer puts it back when it is durable (or failed).
      * @param listener    told on the loop thread once it is back.
+     * @param completionSignal run by the syncer after putting it back (wakes a sleeping loop).
      */
-    public SpoolFile(final Spool spool, final Queue<SpoolFile> completions, final SpoolCommitListener listener)
+    public SpoolFile(
+        final Spool spool,
+        final Queue<SpoolFile> completions,
+        final SpoolCommitListener listener,
+        final Runnable completionSignal)
     {
+        this.completionSignal = completionSignal;
         this.spool = spool;
         this.completions = completions;
         this.listener = listener;
@@ -227,6 +234,7 @@ public final class SpoolFile
         {
             Thread.onSpinWait();
         }
+        completionSignal.run();
     }
 
     /**

@@ -18,7 +18,7 @@ package mailgate.reactor.spool;
 
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 
@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The group-commit agent of the spool.
@@ -46,6 +47,8 @@ public final class SpoolSyncer implements Agent, AutoCloseable
     private AtomicCounter batches;
     private AtomicCounter failures;
     private AgentRunner runner;
+    private volatile Thread thread;
+    private volatile boolean sleeping;
 
     SpoolSyncer(final Spool spool, final int syncThreads)
     {
@@ -77,7 +80,7 @@ public final class SpoolSyncer implements Agent, AutoCloseable
      */
     public void start()
     {
-        runner = new AgentRunner(new BackoffIdleStrategy(10, 10, 1_000, 100_000), Throwable::printStackTrace, null, this);
+        runner = new AgentRunner(new ParkingIdleStrategy(), Throwable::printStackTrace, null, this);
         AgentRunner.startOnThread(runner);
     }
 
@@ -91,6 +94,56 @@ public final class SpoolSyncer implements Agent, AutoCloseable
         while (!submitted.offer(file))
         {
             Thread.onSpinWait();
+        }
+        if (sleeping)
+        {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    public void onStart()
+    {
+        thread = Thread.currentThread();
+    }
+
+    /**
+     * Spins a little, then parks until a loop submits (it unparks only a sleeping syncer, so a busy one costs
+     * the loops nothing) or 10 ms pass.
+     */
+    private final class ParkingIdleStrategy implements IdleStrategy
+    {
+        private int idleCount;
+
+        public void idle(final int workCount)
+        {
+            if (workCount > 0)
+            {
+                idleCount = 0;
+            }
+            else
+            {
+                idle();
+            }
+        }
+
+        public void idle()
+        {
+            if (idleCount++ < 100)
+            {
+                Thread.onSpinWait();
+                return;
+            }
+            sleeping = true;
+            if (submitted.isEmpty())
+            {
+                LockSupport.parkNanos(10_000_000L);
+            }
+            sleeping = false;
+        }
+
+        public void reset()
+        {
+            idleCount = 0;
         }
     }
 

@@ -48,7 +48,7 @@ final class SessionHarness implements SessionHost, AutoCloseable
     {
         spool = new Spool(spoolDir, 2);
         spool.syncer().start();
-        final SessionServices services = new SessionServices(settings, policy, spool, completions, counters, mailLog, 0);
+        final SessionServices services = new SessionServices(settings, policy, spool, completions, counters, mailLog, 0, () -> { });
         session = new SmtpSession(services, out, this, "192.0.2.7", 40000);
         session.onConnect(nowNs);
     }
