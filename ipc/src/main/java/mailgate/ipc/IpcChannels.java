@@ -25,6 +25,8 @@ public final class IpcChannels
     public static final String CHANNEL = "aeron:ipc?term-length=1m";
     /** The router's request stream. */
     public static final int ROUTER_REQUEST_STREAM = 1001;
+    /** The content filter's request stream. */
+    public static final int FILTER_REQUEST_STREAM = 1002;
     /** First reply stream id; below it are the request streams. */
     public static final int REPLY_STREAM_BASE = 100_000;
 

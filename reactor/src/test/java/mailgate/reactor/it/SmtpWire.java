@@ -23,7 +23,16 @@ final class SmtpWire implements AutoCloseable
 
     SmtpWire(final int port, final int readTimeoutMs) throws IOException
     {
+        this(port, readTimeoutMs, null);
+    }
+
+    SmtpWire(final int port, final int readTimeoutMs, final String localAddress) throws IOException
+    {
         socket = new Socket();
+        if (null != localAddress)
+        {
+            socket.bind(new InetSocketAddress(localAddress, 0));
+        }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
         socket.setSoTimeout(readTimeoutMs);
         socket.setTcpNoDelay(true);
