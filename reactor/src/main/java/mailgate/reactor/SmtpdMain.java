@@ -128,7 +128,7 @@ public final class SmtpdMain
     private static void awaitRouter(final java.util.List<RouterPolicy> policies)
     {
         final long deadline = System.currentTimeMillis() + 15_000;
-        while (!policies.isEmpty() && !policies.stream().allMatch(RouterPolicy::isRouterProven))
+        while (!policies.isEmpty() && !policies.stream().allMatch(RouterPolicy::isProven))
         {
             if (System.currentTimeMillis() > deadline)
             {

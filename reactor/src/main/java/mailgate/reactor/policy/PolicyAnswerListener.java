@@ -20,4 +20,16 @@ public interface PolicyAnswerListener
      * @param length        its length in bytes.
      */
     void onPolicyAnswerRewritten(long correlationId, org.agrona.DirectBuffer address, int offset, int length);
+
+    /**
+     * A content filter's acceptance of a finished message.
+     *
+     * @param correlationId the question's id.
+     * @param action        what to do with the message.
+     * @param headers       for ADD_HEADERS: header lines, each ending CR LF; else ignored.
+     * @param offset        where they start.
+     * @param length        their length in bytes.
+     */
+    void onMessageVerdict(long correlationId, MessageAction action, org.agrona.DirectBuffer headers, int offset,
+        int length);
 }

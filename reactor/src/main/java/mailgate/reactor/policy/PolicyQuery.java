@@ -121,6 +121,34 @@ public final class PolicyQuery
     }
 
     /**
+     * @param text      a reply line from a subsystem (without CRLF).
+     * @param firstDigit the class it must have ('4' or '5').
+     * @return true when it is a printable single-line reply of that class with an enhanced status code.
+     */
+    public static boolean isReplyLine(final String text, final char firstDigit)
+    {
+        return text.length() > 10 && text.charAt(0) == firstDigit &&
+            text.matches("[45][0-9][0-9] [45]\\.[0-9]{1,3}\\.[0-9]{1,3} [\\x20-\\x7e]+");
+    }
+
+    /**
+     * Copy an ASCII string into bytes without allocating (IP literals for IPC requests).
+     *
+     * @param text ASCII text.
+     * @param dst  destination; the text is cut at its length.
+     * @return bytes written.
+     */
+    public static int ascii(final String text, final byte[] dst)
+    {
+        final int length = Math.min(text.length(), dst.length);
+        for (int i = 0; i < length; i++)
+        {
+            dst[i] = (byte)text.charAt(i);
+        }
+        return length;
+    }
+
+    /**
      * Answer "accept" with a rewritten recipient address.
      *
      * @param buffer holding the address.
@@ -130,6 +158,19 @@ public final class PolicyQuery
     public void acceptRewritten(final DirectBuffer buffer, final int offset, final int length)
     {
         listener.onPolicyAnswerRewritten(correlationId, buffer, offset, length);
+    }
+
+    /**
+     * Answer a MESSAGE question with what to do with the message.
+     *
+     * @param action  accept, add headers, discard or quarantine.
+     * @param headers for ADD_HEADERS, header lines each ending CR LF (may be null otherwise).
+     * @param offset  where they start.
+     * @param length  their length.
+     */
+    public void acceptMessage(final MessageAction action, final DirectBuffer headers, final int offset, final int length)
+    {
+        listener.onMessageVerdict(correlationId, action, headers, offset, length);
     }
 
     /**

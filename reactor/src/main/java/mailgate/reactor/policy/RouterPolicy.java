@@ -3,29 +3,16 @@
  * The policy of one event loop when a router process decides MAIL and RCPT: questions go out over Aeron
  * IPC, answers are polled in the loop's duty cycle and handed to the session that asked.
  *
- * DESCRIPTION
- * Each loop has its own request publication and its own reply stream, so nothing is shared between loops.
- * A question is remembered in a ring slot keyed by a per-loop request id, together with the session's own
- * correlation id; an answer whose slot was reused or whose session moved on is dropped.
- *
  * SECURITY / FAILURE
- * Until the router proves it holds the install secret (SubsystemChallenger), and whenever it is gone or an
- * offer fails, the question is answered at once with 451 4.3.0: never a silent accept. A slow router is
- * caught by the session's own deadline (smtpd.policy-timeout).
+ * Until the router proves it holds the install secret, and whenever it is gone or an offer fails, the
+ * question is answered at once with 451 4.3.0: never a silent accept. A slow router is caught by the
+ * session's own deadline (smtpd.policy-timeout).
  */
 package mailgate.reactor.policy;
 
 import io.aeron.Aeron;
-import io.aeron.ExclusivePublication;
-import io.aeron.FragmentAssembler;
-import io.aeron.Subscription;
-import io.aeron.logbuffer.FragmentHandler;
-import io.aeron.logbuffer.Header;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
-import mailgate.ipc.SubsystemChallenger;
-import mailgate.ipc.codecs.ChallengeResponseDecoder;
-import mailgate.ipc.codecs.MessageHeaderDecoder;
 import mailgate.ipc.codecs.MessageHeaderEncoder;
 import mailgate.ipc.codecs.Role;
 import mailgate.ipc.codecs.RouterQuestion;
@@ -46,32 +33,16 @@ import java.nio.charset.StandardCharsets;
 public final class RouterPolicy implements SmtpPolicy
 {
     /** The reply when the router cannot be asked. */
-    public static final byte[] ROUTER_UNAVAILABLE = SmtpReplies.ascii("451 4.3.0 Error: router unavailable, try again later");
+    public static final byte[] ROUTER_UNAVAILABLE =
+        SmtpReplies.ascii("451 4.3.0 Error: router unavailable, try again later");
 
-    private static final int RING_SIZE = 1 << 14;
-    private static final int RING_MASK = RING_SIZE - 1;
-
-    private final ExclusivePublication requests;
-    private final Subscription replies;
-    private final int replyStreamId;
-    private final SubsystemChallenger challenger;
-    private final LoopCounters counters;
-    private final PolicyQuery[] queries = new PolicyQuery[RING_SIZE];
-    private final long[] requestIds = new long[RING_SIZE];
-    private final long[] sessionCorrelations = new long[RING_SIZE];
+    private final SubsystemClient client;
     private final UnsafeBuffer sendBuffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4096, 64));
     private final UnsafeBuffer replyAddress = new UnsafeBuffer(0, 0);
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final RouterRequestEncoder requestEncoder = new RouterRequestEncoder();
-    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final RouterReplyDecoder replyDecoder = new RouterReplyDecoder();
-    private final ChallengeResponseDecoder challengeResponseDecoder = new ChallengeResponseDecoder();
-    private final FragmentHandler handler = new FragmentAssembler(this::onFragment);
     private final byte[] clientBytes = new byte[64];
-    private long nextRequestId = 1;
-    private boolean wasProven;
-    private int outstanding;
-    private long lastSendNs;
 
     /**
      * @param aeron    the process's Aeron client.
@@ -81,11 +52,8 @@ public final class RouterPolicy implements SmtpPolicy
      */
     public RouterPolicy(final Aeron aeron, final SecretMac mac, final int loopId, final LoopCounters counters)
     {
-        this.counters = counters;
-        this.replyStreamId = IpcChannels.replyStream(aeron.clientId(), loopId);
-        this.replies = aeron.addSubscription(IpcChannels.CHANNEL, replyStreamId);
-        this.requests = aeron.addExclusivePublication(IpcChannels.CHANNEL, IpcChannels.ROUTER_REQUEST_STREAM);
-        this.challenger = new SubsystemChallenger(mac, Role.ROUTER, replyStreamId);
+        this.client = new SubsystemClient(aeron, mac, Role.ROUTER, IpcChannels.ROUTER_REQUEST_STREAM, loopId,
+            counters, this::onReply, (query) -> query.reject(ROUTER_UNAVAILABLE));
     }
 
     public void onConnect(final PolicyQuery query)
@@ -110,76 +78,35 @@ public final class RouterPolicy implements SmtpPolicy
 
     public int doWork(final long nowNs)
     {
-        int work = challenger.doWork(nowNs, requests, replies) + replies.poll(handler, 64);
-        final boolean proven = challenger.isProven();
-        if (wasProven && !proven)
-        {
-            work += failPending();
-        }
-        wasProven = proven;
-        return work;
+        return client.doWork(nowNs);
     }
 
     public boolean awaitingAnswers()
     {
-        if (outstanding > 0 && System.nanoTime() - lastSendNs > 100_000_000L)
-        {
-            outstanding = 0;    // answers that never came were timed out by their sessions
-        }
-        return outstanding > 0;
-    }
-
-    /**
-     * The router went away: questions it will never answer get 451 now instead of at their deadline.
-     */
-    private int failPending()
-    {
-        int failed = 0;
-        outstanding = 0;
-        for (int i = 0; i < RING_SIZE; i++)
-        {
-            final PolicyQuery query = queries[i];
-            if (null != query)
-            {
-                queries[i] = null;
-                if (query.correlationId() == sessionCorrelations[i])
-                {
-                    counters.ipcUnavailable.incrementRelease();
-                    query.reject(ROUTER_UNAVAILABLE);
-                    failed++;
-                }
-            }
-        }
-        return failed;
+        return client.awaitingAnswers();
     }
 
     /**
      * @return true once the router has proved itself on this loop's reply stream.
      */
-    public boolean isRouterProven()
+    public boolean isProven()
     {
-        return challenger.isProven();
+        return client.isProven();
     }
 
     private void ask(final RouterQuestion question, final PolicyQuery query)
     {
-        if (!challenger.isProven())
+        if (!client.isProven())
         {
-            counters.ipcUnavailable.incrementRelease();
             query.reject(ROUTER_UNAVAILABLE);
             return;
         }
-        final long requestId = nextRequestId++;
-        final String client = query.clientAddress();
-        final int clientLength = Math.min(client.length(), clientBytes.length);
-        for (int i = 0; i < clientLength; i++)
-        {
-            clientBytes[i] = (byte)client.charAt(i);
-        }
+        final long requestId = client.nextRequestId();
+        final int clientLength = PolicyQuery.ascii(query.clientAddress(), clientBytes);
         final DirectBuffer address = query.address();
         requestEncoder.wrapAndApplyHeader(sendBuffer, 0, headerEncoder)
             .correlationId(requestId)
-            .replyStreamId(replyStreamId)
+            .replyStreamId(client.replyStreamId())
             .question(question)
             .putClientAddress(clientBytes, 0, clientLength);
         if (RouterQuestion.MAIL_FROM == question)
@@ -190,75 +117,26 @@ public final class RouterPolicy implements SmtpPolicy
         {
             requestEncoder.putSender(address, 0, 0).putRecipient(address, 0, address.capacity());
         }
-        final long result = requests.offer(
-            sendBuffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + requestEncoder.encodedLength());
-        if (result < 0)
+        if (!client.send(sendBuffer, MessageHeaderEncoder.ENCODED_LENGTH + requestEncoder.encodedLength(),
+            requestId, query))
         {
-            counters.ipcOfferFailures.incrementRelease();
             query.reject(ROUTER_UNAVAILABLE);
-            return;
-        }
-        counters.ipcRequests.incrementRelease();
-        outstanding++;
-        lastSendNs = System.nanoTime();
-        final int slot = (int)(requestId & RING_MASK);
-        queries[slot] = query;
-        requestIds[slot] = requestId;
-        sessionCorrelations[slot] = query.correlationId();
-    }
-
-    private void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
-    {
-        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
-        {
-            counters.ipcRepliesDropped.incrementRelease();
-            return;
-        }
-        headerDecoder.wrap(buffer, offset);
-        if (headerDecoder.schemaId() != RouterReplyDecoder.SCHEMA_ID)
-        {
-            counters.ipcRepliesDropped.incrementRelease();
-            return;
-        }
-        final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
-        try
-        {
-            if (ChallengeResponseDecoder.TEMPLATE_ID == headerDecoder.templateId())
-            {
-                challengeResponseDecoder.wrap(buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
-                if (!challenger.onChallengeResponse(challengeResponseDecoder, header.sessionId()))
-                {
-                    counters.ipcRepliesDropped.incrementRelease();
-                }
-                return;
-            }
-            if (RouterReplyDecoder.TEMPLATE_ID != headerDecoder.templateId() ||
-                !challenger.isProven(header.sessionId()))
-            {
-                counters.ipcRepliesDropped.incrementRelease();
-                return;
-            }
-            replyDecoder.wrap(buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
-            onReply();
-        }
-        catch (final IndexOutOfBoundsException | IllegalStateException ex)
-        {
-            counters.ipcRepliesDropped.incrementRelease();
         }
     }
 
-    private void onReply()
+    private void onReply(
+        final int templateId, final DirectBuffer buffer, final int offset, final int blockLength, final int version)
     {
-        final long requestId = replyDecoder.correlationId();
-        final int slot = (int)(requestId & RING_MASK);
-        final PolicyQuery query = queries[slot];
-        if (requestIds[slot] != requestId || null == query || query.correlationId() != sessionCorrelations[slot])
+        if (RouterReplyDecoder.TEMPLATE_ID != templateId)
         {
-            counters.ipcRepliesDropped.incrementRelease();
             return;
         }
-        queries[slot] = null;
-        outstanding = Math.max(0, outstanding - 1);
+        replyDecoder.wrap(buffer, offset, blockLength, version);
+        final PolicyQuery query = client.take(replyDecoder.correlationId());
+        if (null == query)
+        {
+            return;
+        }
         final Verdict verdict = replyDecoder.verdict();
         if (Verdict.ACCEPT == verdict)
         {
@@ -279,20 +157,13 @@ public final class RouterPolicy implements SmtpPolicy
         final String text = replyDecoder.replyText();
         replyDecoder.skipRewrittenAddress();
         // a refusal is the cold path: the router's text becomes the reply (allocates)
-        query.reject(isReply(text, verdict) ? (text + "\r\n").getBytes(StandardCharsets.US_ASCII) :
+        query.reject(PolicyQuery.isReplyLine(text, Verdict.TEMPFAIL == verdict ? '4' : '5') ?
+            (text + "\r\n").getBytes(StandardCharsets.US_ASCII) :
             Verdict.TEMPFAIL == verdict ? SmtpReplies.TEMPFAIL : ROUTER_UNAVAILABLE);
-    }
-
-    private static boolean isReply(final String text, final Verdict verdict)
-    {
-        final char expected = Verdict.TEMPFAIL == verdict ? '4' : '5';
-        return text.length() > 10 && text.charAt(0) == expected && text.indexOf('\r') < 0 && text.indexOf('\n') < 0 &&
-            text.chars().allMatch((c) -> c >= 32 && c < 127);
     }
 
     public void close()
     {
-        requests.close();
-        replies.close();
+        client.close();
     }
 }

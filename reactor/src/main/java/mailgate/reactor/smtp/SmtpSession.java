@@ -111,6 +111,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     private SmtpCommand currentCommand = SmtpCommand.UNKNOWN;
 
     private String queueId;
+    private int receivedLength;
     private boolean spoolOpen;
     private boolean sizeExceeded;
     private boolean lineTooLong;
@@ -935,6 +936,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         final UnsafeBuffer view = services.scratchView;
         view.putBytes(scratchPosition, received);
         scratchPosition += received.length;
+        receivedLength = received.length;
         return null;
     }
 
@@ -1130,6 +1132,56 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         resume();
     }
 
+    public void onMessageVerdict(
+        final long correlationId,
+        final mailgate.reactor.policy.MessageAction action,
+        final DirectBuffer headers,
+        final int offset,
+        final int length)
+    {
+        if (correlationId != this.correlationId || PENDING_MESSAGE != pending || State.CLOSED == state)
+        {
+            return;
+        }
+        switch (action)
+        {
+            case ADD_HEADERS:
+                if (!spoolFile.insertHeaders(headers, offset, length, receivedLength))
+                {
+                    pending = PENDING_NONE;
+                    refuseMessage(spoolFile.isDiskFull() ? SmtpReplies.DISK_FULL : SmtpReplies.SPOOL_WRITE_ERROR,
+                        "adding filter headers failed: " + spoolFile.failure());
+                    resume();
+                    return;
+                }
+                onPolicyAnswer(correlationId, null);
+                return;
+            case QUARANTINE:
+                spoolFile.quarantine();
+                onPolicyAnswer(correlationId, null);
+                return;
+            case DISCARD:
+            {
+                // the client is told 250 (the filter's decision is not the client's business); nothing is kept
+                pending = PENDING_NONE;
+                spoolFile.discard();
+                spoolOpen = false;
+                counters.messagesRefused.incrementRelease();
+                services.mailLog.log(transactionLine("discarded by the content filter"));
+                counters.onReply((byte)'2');
+                commandOk[(bdatStarted ? SmtpCommand.BDAT : SmtpCommand.DATA).ordinal()]++;
+                out.putAscii("250 2.0.0 Ok: queued as ");
+                out.putAscii(queueId);
+                out.putAscii("\r\n");
+                resetTransaction();
+                resume();
+                return;
+            }
+            default:
+                onPolicyAnswer(correlationId, null);
+        }
+    }
+
     public void onPolicyAnswerRewritten(
         final long correlationId, final DirectBuffer address, final int offset, final int length)
     {
@@ -1243,7 +1295,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         else
         {
             counters.messagesQueued.incrementRelease();
-            services.mailLog.log(transactionLine("queued, " + (file.syncLatencyNs() / 1000) + "us to disk"));
+            services.mailLog.log(transactionLine((file.isQuarantined() ? "quarantined, " : "queued, ") + (file.syncLatencyNs() / 1000) + "us to disk"));
             counters.onReply((byte)'2');
             commandOk[(bdatStarted ? SmtpCommand.BDAT : SmtpCommand.DATA).ordinal()]++;
             out.putAscii("250 2.0.0 Ok: queued as ");

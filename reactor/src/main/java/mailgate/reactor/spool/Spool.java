@@ -38,6 +38,8 @@ public final class Spool implements AutoCloseable
     private final Path root;
     private final Path tmpDir;
     private final Path queueDir;
+    private final Path quarantineDir;
+    private final FileChannel quarantineDirChannel;
     private final FileChannel queueDirChannel;
     private final FileChannel lockChannel;
     private final SpoolSyncer syncer;
@@ -54,6 +56,7 @@ public final class Spool implements AutoCloseable
         this.root = RendezvousDirectory.ensure(root, "spool");
         this.tmpDir = RendezvousDirectory.ensure(this.root.resolve("tmp"), "spool tmp");
         this.queueDir = RendezvousDirectory.ensure(this.root.resolve("queue"), "spool queue");
+        this.quarantineDir = RendezvousDirectory.ensure(this.root.resolve("quarantine"), "spool quarantine");
         try
         {
             final Path lockFile = this.root.resolve("lock");
@@ -65,6 +68,7 @@ public final class Spool implements AutoCloseable
                 throw new IllegalStateException("spool " + this.root + " is in use by another mailgate process");
             }
             this.queueDirChannel = FileChannel.open(queueDir, StandardOpenOption.READ);
+            this.quarantineDirChannel = FileChannel.open(quarantineDir, StandardOpenOption.READ);
             this.recoveredTmpFiles = removeTmpFiles();
         }
         catch (final IOException ex)
@@ -89,6 +93,14 @@ public final class Spool implements AutoCloseable
         return queueDir;
     }
 
+    /**
+     * @return where the content filter's QUARANTINE verdict puts messages (same format as queue/).
+     */
+    public Path quarantineDir()
+    {
+        return quarantineDir;
+    }
+
     public SpoolSyncer syncer()
     {
         return syncer;
@@ -110,6 +122,16 @@ public final class Spool implements AutoCloseable
     void syncQueueDir() throws IOException
     {
         queueDirChannel.force(true);
+    }
+
+    /**
+     * Make renames in quarantine/ durable.
+     *
+     * @throws IOException if the directory cannot be synced.
+     */
+    void syncQuarantineDir() throws IOException
+    {
+        quarantineDirChannel.force(true);
     }
 
     /**
@@ -166,6 +188,7 @@ public final class Spool implements AutoCloseable
         try
         {
             queueDirChannel.close();
+            quarantineDirChannel.close();
             lockChannel.close();
         }
         catch (final IOException ignore)

@@ -22,7 +22,7 @@ import java.util.zip.CRC32C;
 public final class SpoolFile
 {
     private static final EnumSet<StandardOpenOption> CREATE = EnumSet.of(
-        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
 
     private final Spool spool;
     private final Queue<SpoolFile> completions;
@@ -37,6 +37,8 @@ public final class SpoolFile
     private long sizeFieldPosition;
     private long crcFieldPosition;
     private IOException failure;
+    private long messageStart;
+    private boolean quarantined;
     private long commitStartNs;
     private long durableNs;
 
@@ -76,6 +78,8 @@ public final class SpoolFile
         this.failure = null;
         this.crc.reset();
         this.sizeFieldPosition = sizeFieldOffset;
+        this.messageStart = envelope.remaining();
+        this.quarantined = false;
         this.crcFieldPosition = crcFieldOffset;
         try
         {
@@ -199,7 +203,7 @@ public final class SpoolFile
         {
             try
             {
-                Files.move(tmpPath, spool.queueDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
+                Files.move(tmpPath, targetDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
             }
             catch (final IOException ex)
             {
@@ -218,11 +222,128 @@ public final class SpoolFile
         failure = ex;
         try
         {
-            Files.deleteIfExists(spool.queueDir().resolve(id));
+            Files.deleteIfExists(targetDir().resolve(id));
         }
         catch (final IOException ignore)
         {
             // the directory entry was not made durable; at worst the file reappears as a duplicate
+        }
+    }
+
+    private Path targetDir()
+    {
+        return quarantined ? spool.quarantineDir() : spool.queueDir();
+    }
+
+    /**
+     * Send this message to quarantine/ instead of queue/ at commit (content filter verdict).
+     */
+    public void quarantine()
+    {
+        quarantined = true;
+    }
+
+    /**
+     * @return true when the message goes (or went) to quarantine/.
+     */
+    public boolean isQuarantined()
+    {
+        return quarantined;
+    }
+
+    /**
+     * Insert header lines into the finished message after its first header (the Received trace header), by
+     * writing a new tmp file and renaming it over the old one; size and checksum are recomputed.
+     *
+     * @param headers        header lines, each ending CR LF.
+     * @param offset         where they start.
+     * @param length         their length.
+     * @param receivedLength length of the Received header at the start of the message part.
+     * @return false on an I/O error ({@link #failure()} says which).
+     */
+    public boolean insertHeaders(
+        final org.agrona.DirectBuffer headers, final int offset, final int length, final int receivedLength)
+    {
+        if (null != failure || null == channel)
+        {
+            return false;
+        }
+        final Path newPath = tmpPath.resolveSibling(id + ".headers");
+        final long oldSize = messageSize;
+        try (FileChannel out = FileChannel.open(newPath, CREATE, Spool.FILE_MODE))
+        {
+            final ByteBuffer copy = ByteBuffer.allocate(64 * 1024);
+            copyRange(channel, 0, messageStart, out, copy, null);
+            crc.reset();
+            copyRange(channel, messageStart, receivedLength, out, copy, crc);
+            final byte[] added = new byte[length];
+            headers.getBytes(offset, added);
+            crc.update(added);
+            final ByteBuffer addedBuffer = ByteBuffer.wrap(added);
+            while (addedBuffer.hasRemaining())
+            {
+                out.write(addedBuffer);
+            }
+            copyRange(channel, messageStart + receivedLength, oldSize - receivedLength, out, copy, crc);
+            messageSize = oldSize + length;
+            final FileChannel old = channel;
+            channel = out;
+            if (!finish())
+            {
+                channel = old;
+                Files.deleteIfExists(newPath);
+                return false;
+            }
+            channel = null;
+            old.close();
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+            messageSize = oldSize;
+            return false;
+        }
+        try
+        {
+            Files.move(newPath, tmpPath, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            channel = FileChannel.open(tmpPath, StandardOpenOption.WRITE);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            failure = ex;
+            return false;
+        }
+    }
+
+    private static void copyRange(
+        final FileChannel from,
+        final long position,
+        final long length,
+        final FileChannel to,
+        final ByteBuffer buffer,
+        final CRC32C crc) throws IOException
+    {
+        long done = 0;
+        while (done < length)
+        {
+            buffer.clear().limit((int)Math.min(buffer.capacity(), length - done));
+            final int read = from.read(buffer, position + done);
+            if (read < 0)
+            {
+                throw new IOException("spool file shorter than expected");
+            }
+            buffer.flip();
+            if (null != crc)
+            {
+                crc.update(buffer);
+                buffer.rewind();
+            }
+            while (buffer.hasRemaining())
+            {
+                to.write(buffer);
+            }
+            done += read;
         }
     }
 

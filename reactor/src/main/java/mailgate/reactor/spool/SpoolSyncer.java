@@ -159,9 +159,18 @@ public final class SpoolSyncer implements Agent, AutoCloseable
         {
             batch.get(i).moveToQueue();
         }
+        boolean quarantined = false;
+        for (int i = 0; i < count; i++)
+        {
+            quarantined |= batch.get(i).isQuarantined();
+        }
         try
         {
             spool.syncQueueDir();
+            if (quarantined)
+            {
+                spool.syncQuarantineDir();
+            }
         }
         catch (final IOException ex)
         {

@@ -1,0 +1,231 @@
+/*
+ * SUMMARY
+ * One event loop's connection to one subsystem server (router, filter) over Aeron IPC: its request
+ * publication, its own reply stream, the subsystem's proof, and the questions in flight.
+ *
+ * DESCRIPTION
+ * A question is remembered in a ring slot keyed by a per-loop request id together with the session's own
+ * correlation id; an answer whose slot was reused, or whose session moved on (timed out, disconnected), is
+ * dropped and counted. When the subsystem's proven session goes away, every question in flight is failed at
+ * once through the caller's failure action, instead of waiting for its deadline.
+ *
+ * SECURITY
+ * Replies are honoured only from the Aeron session that proved it holds the install secret.
+ */
+package mailgate.reactor.policy;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import mailgate.ipc.IpcChannels;
+import mailgate.ipc.SecretMac;
+import mailgate.ipc.SubsystemChallenger;
+import mailgate.ipc.codecs.ChallengeResponseDecoder;
+import mailgate.ipc.codecs.MessageHeaderDecoder;
+import mailgate.ipc.codecs.Role;
+import mailgate.reactor.status.LoopCounters;
+import org.agrona.DirectBuffer;
+
+import java.util.function.Consumer;
+
+/**
+ * Request/reply plumbing shared by the IPC-backed policies.
+ */
+final class SubsystemClient
+{
+    /** Decodes one proven reply; returns the request id it answers. */
+    @FunctionalInterface
+    interface ReplyDecoder
+    {
+        void onReply(int templateId, DirectBuffer buffer, int bodyOffset, int blockLength, int version);
+    }
+
+    private static final int RING_SIZE = 1 << 14;
+    private static final int RING_MASK = RING_SIZE - 1;
+    private static final long STALE_AFTER_NS = 100_000_000L;
+
+    private final ExclusivePublication requests;
+    private final Subscription replies;
+    private final int replyStreamId;
+    private final SubsystemChallenger challenger;
+    private final LoopCounters counters;
+    private final ReplyDecoder decoder;
+    private final Consumer<PolicyQuery> onLost;
+    private final PolicyQuery[] queries = new PolicyQuery[RING_SIZE];
+    private final long[] requestIds = new long[RING_SIZE];
+    private final long[] sessionCorrelations = new long[RING_SIZE];
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final ChallengeResponseDecoder challengeResponseDecoder = new ChallengeResponseDecoder();
+    private final FragmentHandler handler = new FragmentAssembler(this::onFragment);
+    private long nextRequestId = 1;
+    private boolean wasProven;
+    private int outstanding;
+    private long lastSendNs;
+
+    SubsystemClient(
+        final Aeron aeron,
+        final SecretMac mac,
+        final Role role,
+        final int requestStreamId,
+        final int loopId,
+        final LoopCounters counters,
+        final ReplyDecoder decoder,
+        final Consumer<PolicyQuery> onLost)
+    {
+        this.counters = counters;
+        this.decoder = decoder;
+        this.onLost = onLost;
+        // one reply stream per loop and role: the router and the filter never share a subscription
+        this.replyStreamId = IpcChannels.replyStream(aeron.clientId(), loopId) + (Role.FILTER == role ? 16 : 0);
+        this.replies = aeron.addSubscription(IpcChannels.CHANNEL, replyStreamId);
+        this.requests = aeron.addExclusivePublication(IpcChannels.CHANNEL, requestStreamId);
+        this.challenger = new SubsystemChallenger(mac, role, replyStreamId);
+    }
+
+    int replyStreamId()
+    {
+        return replyStreamId;
+    }
+
+    boolean isProven()
+    {
+        return challenger.isProven();
+    }
+
+    long nextRequestId()
+    {
+        return nextRequestId++;
+    }
+
+    /**
+     * Offer an encoded request and remember its question.
+     *
+     * @return true when it went out; false (counted) when it must be answered as unavailable.
+     */
+    boolean send(final DirectBuffer buffer, final int length, final long requestId, final PolicyQuery query)
+    {
+        final long result = requests.offer(buffer, 0, length);
+        if (result < 0)
+        {
+            counters.ipcOfferFailures.incrementRelease();
+            return false;
+        }
+        counters.ipcRequests.incrementRelease();
+        outstanding++;
+        lastSendNs = System.nanoTime();
+        final int slot = (int)(requestId & RING_MASK);
+        queries[slot] = query;
+        requestIds[slot] = requestId;
+        sessionCorrelations[slot] = query.correlationId();
+        return true;
+    }
+
+    /**
+     * @param requestId the id a reply carries.
+     * @return the question it answers, or null (counted) when stale.
+     */
+    PolicyQuery take(final long requestId)
+    {
+        final int slot = (int)(requestId & RING_MASK);
+        final PolicyQuery query = queries[slot];
+        if (requestIds[slot] != requestId || null == query || query.correlationId() != sessionCorrelations[slot])
+        {
+            counters.ipcRepliesDropped.incrementRelease();
+            return null;
+        }
+        queries[slot] = null;
+        outstanding = Math.max(0, outstanding - 1);
+        return query;
+    }
+
+    int doWork(final long nowNs)
+    {
+        int work = challenger.doWork(nowNs, requests, replies) + replies.poll(handler, 64);
+        final boolean proven = challenger.isProven();
+        if (wasProven && !proven)
+        {
+            work += failPending();
+        }
+        wasProven = proven;
+        return work;
+    }
+
+    boolean awaitingAnswers()
+    {
+        if (outstanding > 0 && System.nanoTime() - lastSendNs > STALE_AFTER_NS)
+        {
+            outstanding = 0;    // answers that never came were timed out by their sessions
+        }
+        return outstanding > 0;
+    }
+
+    private int failPending()
+    {
+        int failed = 0;
+        outstanding = 0;
+        for (int i = 0; i < RING_SIZE; i++)
+        {
+            final PolicyQuery query = queries[i];
+            if (null != query)
+            {
+                queries[i] = null;
+                if (query.correlationId() == sessionCorrelations[i])
+                {
+                    counters.ipcUnavailable.incrementRelease();
+                    onLost.accept(query);
+                    failed++;
+                }
+            }
+        }
+        return failed;
+    }
+
+    private void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            counters.ipcRepliesDropped.incrementRelease();
+            return;
+        }
+        headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            counters.ipcRepliesDropped.incrementRelease();
+            return;
+        }
+        final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        try
+        {
+            if (ChallengeResponseDecoder.TEMPLATE_ID == headerDecoder.templateId())
+            {
+                challengeResponseDecoder.wrap(buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
+                if (!challenger.onChallengeResponse(challengeResponseDecoder, header.sessionId()))
+                {
+                    counters.ipcRepliesDropped.incrementRelease();
+                }
+                return;
+            }
+            if (!challenger.isProven(header.sessionId()))
+            {
+                counters.ipcRepliesDropped.incrementRelease();
+                return;
+            }
+            decoder.onReply(headerDecoder.templateId(), buffer, bodyOffset, headerDecoder.blockLength(),
+                headerDecoder.version());
+        }
+        catch (final IndexOutOfBoundsException | IllegalStateException ex)
+        {
+            // a truncated or garbled frame: dropped, never trusted
+            counters.ipcRepliesDropped.incrementRelease();
+        }
+    }
+
+    void close()
+    {
+        requests.close();
+        replies.close();
+    }
+}
