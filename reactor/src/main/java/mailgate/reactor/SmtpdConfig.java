@@ -88,6 +88,11 @@ public final class SmtpdConfig
     public static final String ROUTER_TABLES = "router.tables";
     public static final String AERON_DIR = "ipc.aeron-dir";
     public static final String SECRET_FILE = "ipc.secret-file";
+    public static final String FILTER_MODE = "filter.mode";
+    public static final String FILTER_FAIL_MODE = "filter.fail-mode";
+    public static final String FILTER_RULES = "filter.rules";
+    public static final String FILTER_SCAN_TIMEOUT = "filter.scan-timeout";
+    public static final String FILTER_WORKERS = "filter.workers";
 
     /** Every key, in documentation order. */
     public static final List<Key> KEYS = List.of(
@@ -132,7 +137,16 @@ public final class SmtpdConfig
         new Key(AERON_DIR, "", "Aeron directory shared by all roles; empty means /dev/shm/mailgate-USER/aeron",
             (v) -> v),
         new Key(SECRET_FILE, "./var/mailgate.secret", "install secret (0600, made on first run) that proves " +
-            "subsystems to smtpd", (v) -> v));
+            "subsystems to smtpd", (v) -> v),
+        new Key(FILTER_MODE, "off", "off: no content filter; aeron: ask the filter process over Aeron IPC at end of " +
+            "data (bin/mailgate run sets this)", (v) -> oneOf(v, "off", "aeron")),
+        new Key(FILTER_FAIL_MODE, "tempfail", "when the filter is down: tempfail (451 4.3.0) or accept",
+            (v) -> oneOf(v, "tempfail", "accept")),
+        new Key(FILTER_RULES, "", "content filter rules file (docs/filter.md); empty means the embedded defaults",
+            (v) -> v),
+        new Key(FILTER_SCAN_TIMEOUT, "10s", "longest scan of one message; then 451 and the worker is reclaimed",
+            SmtpdConfig::durationMs),
+        new Key(FILTER_WORKERS, "2", "filter threads scanning messages", (v) -> intIn(v, 1, 256)));
 
     private static final Map<String, Key> BY_NAME = new HashMap<>();
 

@@ -15,6 +15,8 @@ import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
 import mailgate.reactor.policy.AcceptAllPolicy;
+import mailgate.reactor.policy.CompositePolicy;
+import mailgate.reactor.policy.FilterPolicy;
 import mailgate.reactor.policy.PolicyFactory;
 import mailgate.reactor.policy.RouterPolicy;
 
@@ -53,10 +55,10 @@ public final class SmtpdMain
             return;
         }
         final Smtpd smtpd;
-        final java.util.List<RouterPolicy> routerPolicies = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.util.List<java.util.function.BooleanSupplier> subsystemsProven = new java.util.concurrent.CopyOnWriteArrayList<>();
         try
         {
-            smtpd = new Smtpd(config, policies(config, routerPolicies));
+            smtpd = new Smtpd(config, policies(config, subsystemsProven));
         }
         catch (final ConfigException ex)
         {
@@ -81,7 +83,7 @@ public final class SmtpdMain
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         Runtime.getRuntime().addShutdownHook(new Thread(smtpd::close, "mailgate-shutdown"));
-        awaitRouter(routerPolicies);
+        awaitSubsystems(subsystemsProven);
         System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
             " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
         try
@@ -101,11 +103,14 @@ public final class SmtpdMain
      * @param config settings.
      * @return a factory of per-loop policies.
      */
-    static PolicyFactory policies(final SmtpdConfig config, final java.util.List<RouterPolicy> created)
+    static PolicyFactory policies(
+        final SmtpdConfig config, final java.util.List<java.util.function.BooleanSupplier> created)
     {
-        if (!"aeron".equals(config.get(SmtpdConfig.ROUTER_MODE)))
+        final boolean router = "aeron".equals(config.get(SmtpdConfig.ROUTER_MODE));
+        final boolean filter = "aeron".equals(config.get(SmtpdConfig.FILTER_MODE));
+        final AcceptAllPolicy acceptAll = new AcceptAllPolicy();
+        if (!router && !filter)
         {
-            final AcceptAllPolicy acceptAll = new AcceptAllPolicy();
             return (loopId, counters) -> acceptAll;
         }
         final SecretMac mac = new SecretMac(InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE))));
@@ -113,11 +118,21 @@ public final class SmtpdMain
         final Aeron aeron = Aeron.connect(new Aeron.Context()
             .aeronDirectoryName(aeronDir.toString())
             .errorHandler((t) -> System.err.println("mailgate smtpd: aeron: " + t)));
+        final boolean failOpen = "accept".equals(config.get(SmtpdConfig.FILTER_FAIL_MODE));
         return (loopId, counters) ->
         {
-            final RouterPolicy policy = new RouterPolicy(aeron, mac, loopId, counters);
-            created.add(policy);
-            return policy;
+            final RouterPolicy routerPolicy = router ? new RouterPolicy(aeron, mac, loopId, counters) : null;
+            final FilterPolicy filterPolicy = filter ? new FilterPolicy(aeron, mac, loopId, counters, failOpen) : null;
+            if (null != routerPolicy)
+            {
+                created.add(routerPolicy::isProven);
+            }
+            if (null != filterPolicy)
+            {
+                created.add(filterPolicy::isProven);
+            }
+            return new CompositePolicy(null == routerPolicy ? acceptAll : routerPolicy,
+                null == filterPolicy ? acceptAll : filterPolicy);
         };
     }
 
@@ -125,14 +140,14 @@ public final class SmtpdMain
      * Hold the ready line until every loop has a proven router (bounded), so a fresh start does not answer
      * its first clients with 451; after the bound it goes on and answers 451 until the router shows up.
      */
-    private static void awaitRouter(final java.util.List<RouterPolicy> policies)
+    private static void awaitSubsystems(final java.util.List<java.util.function.BooleanSupplier> policies)
     {
         final long deadline = System.currentTimeMillis() + 15_000;
-        while (!policies.isEmpty() && !policies.stream().allMatch(RouterPolicy::isProven))
+        while (!policies.isEmpty() && !policies.stream().allMatch(java.util.function.BooleanSupplier::getAsBoolean))
         {
             if (System.currentTimeMillis() > deadline)
             {
-                System.err.println("mailgate smtpd: warning: no proven router yet; MAIL and RCPT get 451 until it is");
+                System.err.println("mailgate smtpd: warning: router or filter not proven yet; they answer 451 until they are");
                 return;
             }
             try

@@ -23,6 +23,8 @@ public final class PolicyQuery
     private String clientAddress;
     private String queueId;
     private long messageSize;
+    private int checksum;
+    private int recipientCount;
 
     /**
      * @param listener the session that receives the answer.
@@ -47,6 +49,8 @@ public final class PolicyQuery
         this.clientAddress = clientAddress;
         this.queueId = null;
         this.messageSize = 0;
+        this.checksum = 0;
+        this.recipientCount = 0;
         address.wrap(0, 0);
         return this;
     }
@@ -77,6 +81,33 @@ public final class PolicyQuery
         this.queueId = queueId;
         this.messageSize = messageSize;
         return this;
+    }
+
+    /**
+     * Describe the finished message further, for a content filter's reference check.
+     *
+     * @param checksum       CRC32C of the message part.
+     * @param recipientCount accepted recipients.
+     * @return this.
+     */
+    public PolicyQuery messageDetails(final int checksum, final int recipientCount)
+    {
+        this.checksum = checksum;
+        this.recipientCount = recipientCount;
+        return this;
+    }
+
+    /**
+     * @return CRC32C of the message part (MESSAGE questions).
+     */
+    public int checksum()
+    {
+        return checksum;
+    }
+
+    public int recipientCount()
+    {
+        return recipientCount;
     }
 
     public Kind kind()

@@ -1031,7 +1031,15 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         }
         else if (PolicyQuery.Kind.MESSAGE == queryKind)
         {
-            query.message(queueId, spoolFile.messageSize());
+            query.message(queueId, spoolFile.messageSize()).messageDetails(spoolFile.checksum(), recipients);
+            // the sender, for the filter's envelope summary ("mail: <" starts the envelope)
+            int senderEnd = MAIL_LINE.length;
+            while (senderEnd < mailLineEnd && ('>' != envelope.getByte(senderEnd) ||
+                isInsideQuotes(MAIL_LINE.length, senderEnd)))
+            {
+                senderEnd++;
+            }
+            query.address(envelope, MAIL_LINE.length, senderEnd - MAIL_LINE.length);
         }
         counters.policyQueries.incrementRelease();
         inPolicyCall = true;
