@@ -38,7 +38,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  */
 public final class RouterAgent implements Agent
 {
-    private static final int OFFER_ATTEMPTS = 3;
+    private static final long OFFER_DEADLINE_NS = 5_000_000L;
+    private static final long PUBLICATION_SWEEP_NS = 1_000_000_000L;
 
     private final Aeron aeron;
     private final Subscription requests;
@@ -57,6 +58,7 @@ public final class RouterAgent implements Agent
     private final AtomicCounter rejectCount;
     private final AtomicCounter badFrames;
     private final AtomicCounter offerFailures;
+    private long nextSweepNs;
 
     /**
      * @param aeron     connected client.
@@ -77,7 +79,30 @@ public final class RouterAgent implements Agent
 
     public int doWork()
     {
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextSweepNs >= 0)
+        {
+            nextSweepNs = nowNs + PUBLICATION_SWEEP_NS;
+            closeAbandonedPublications();
+        }
         return requests.poll(handler, 64);
+    }
+
+    /**
+     * A requester that went away (smtpd restarted: new client id, new reply streams) leaves its reply
+     * publications unconnected; close them so their log buffers leave /dev/shm.
+     */
+    private void closeAbandonedPublications()
+    {
+        replyPublications.values().removeIf((publication) ->
+        {
+            if (!publication.isConnected())
+            {
+                publication.close();
+                return true;
+            }
+            return false;
+        });
     }
 
     private void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
@@ -160,7 +185,9 @@ public final class RouterAgent implements Agent
             .replyText(null == decision.reply() ? "" : decision.reply())
             .rewrittenAddress(null == decision.rewritten() ? "" : decision.rewritten());
         final int length = MessageHeaderEncoder.ENCODED_LENGTH + replyEncoder.encodedLength();
-        for (int attempt = 0; attempt < OFFER_ATTEMPTS; attempt++)
+        // back pressure means the requester is busy reading: wait for it (bounded) rather than drop the answer
+        final long deadlineNs = System.nanoTime() + OFFER_DEADLINE_NS;
+        while (true)
         {
             final long result = publication.offer(sendBuffer, 0, length);
             if (result > 0)
@@ -168,10 +195,11 @@ public final class RouterAgent implements Agent
                 return;
             }
             if (Publication.NOT_CONNECTED == result || Publication.CLOSED == result ||
-                Publication.MAX_POSITION_EXCEEDED == result)
+                Publication.MAX_POSITION_EXCEEDED == result || System.nanoTime() - deadlineNs > 0)
             {
                 break;
             }
+            Thread.yield();
         }
         offerFailures.increment();
     }

@@ -86,7 +86,8 @@ public final class RouterMain
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), (signal) -> reloader.requestReload());
         reloader.start();
         final AgentRunner runner = new AgentRunner(
-            new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)),
+            // park at most 100 us: an idle router answers a lone RCPT in ~0.1 ms, not ~1 ms (benchmarks/JMH.md)
+            new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(50), TimeUnit.MICROSECONDS.toNanos(100)),
             (t) -> System.err.println("mailgate router: " + t), null, agent);
         AgentRunner.startOnThread(runner);
         System.err.println("mailgate router ready (pid " + ProcessHandle.current().pid() + ", tables " +

@@ -85,6 +85,7 @@ public final class FilterPolicy implements SmtpPolicy
     {
         if (!client.isProven())
         {
+            client.countUnavailable();
             unavailable(query);
             return;
         }

@@ -98,6 +98,7 @@ public final class RouterPolicy implements SmtpPolicy
     {
         if (!client.isProven())
         {
+            client.countUnavailable();
             query.reject(ROUTER_UNAVAILABLE);
             return;
         }

@@ -95,6 +95,14 @@ final class SubsystemClient
         return challenger.isProven();
     }
 
+    /**
+     * Count a question answered "unavailable" without being sent.
+     */
+    void countUnavailable()
+    {
+        counters.ipcUnavailable.incrementRelease();
+    }
+
     long nextRequestId()
     {
         return nextRequestId++;
@@ -107,7 +115,12 @@ final class SubsystemClient
      */
     boolean send(final DirectBuffer buffer, final int length, final long requestId, final PolicyQuery query)
     {
-        final long result = requests.offer(buffer, 0, length);
+        long result = requests.offer(buffer, 0, length);
+        for (int i = 0; i < 3 && io.aeron.Publication.ADMIN_ACTION == result; i++)
+        {
+            // a term rotation, not a failure: the next offer goes into the new term
+            result = requests.offer(buffer, 0, length);
+        }
         if (result < 0)
         {
             counters.ipcOfferFailures.incrementRelease();
@@ -131,13 +144,19 @@ final class SubsystemClient
     {
         final int slot = (int)(requestId & RING_MASK);
         final PolicyQuery query = queries[slot];
-        if (requestIds[slot] != requestId || null == query || query.correlationId() != sessionCorrelations[slot])
+        if (requestIds[slot] != requestId || null == query)
         {
             counters.ipcRepliesDropped.incrementRelease();
             return null;
         }
         queries[slot] = null;
         outstanding = Math.max(0, outstanding - 1);
+        if (query.correlationId() != sessionCorrelations[slot])
+        {
+            // answered after its session gave up on it (deadline, disconnect)
+            counters.ipcRepliesDropped.incrementRelease();
+            return null;
+        }
         return query;
     }
 
