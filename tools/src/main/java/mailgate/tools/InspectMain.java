@@ -1,6 +1,6 @@
 /*
  * SUMMARY
- * mailgate inspect: a read-only look at a spool and the daemon's counters, once or live.
+ * mailgate inspect: a read-only look at a spool, the daemon's counters and the media driver, once or live.
  *
  * DESCRIPTION
  * One class per view; this one parses the view name and maps failures to exit statuses:
@@ -20,7 +20,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Entry point of {@code mailgate inspect}: dispatches to {@link SpoolInspector} and {@link CountersInspector}.
+ * Entry point of {@code mailgate inspect}: dispatches to {@link SpoolInspector}, {@link CountersInspector},
+ * {@link IpcInspector}, {@link ErrorsInspector} and {@link MetricsExporter}.
  */
 public final class InspectMain
 {
@@ -47,11 +48,25 @@ public final class InspectMain
         "            --watch    print every --interval ms (default 1000) with rates per second,\n" +
         "                       --count N frames (default: until interrupted)\n" +
         "            name=REGEX only counters whose label contains a match (several: any of them)\n" +
+        "  ipc       [--aeron-dir DIR] [--watch [--interval MS] [--count N]] [--json] [name=REGEX ...]\n" +
+        "            the media driver's CnC file: driver pid and heartbeat, clients (heartbeat age, pid, role),\n" +
+        "            publications (position, limit, window, lag of the slowest subscriber in bytes),\n" +
+        "            subscriber positions with lag, driver error/back-pressure/timeout counters, and the\n" +
+        "            router/filter/rate Aeron counters; works after the driver was killed (post-mortem)\n" +
+        "  errors    [--aeron-dir DIR] [--spool DIR] [--json]\n" +
+        "            the media driver's distinct error log: count, first and last time, stack trace\n" +
+        "            (--spool: also DIR/run/errors.dat when present)\n" +
+        "  rates     not available yet (the rate tracker is still being built)\n" +
+        "  serve     [--listen HOST:PORT] [--spool DIR] [--aeron-dir DIR] [--allow-remote]\n" +
+        "            Prometheus text endpoint GET /metrics (default 127.0.0.1:9465) with the counters of\n" +
+        "            the status file and the CnC file; loopback only unless --allow-remote; runs until\n" +
+        "            SIGTERM/SIGINT\n" +
         "\n" +
         "common options:\n" +
-        "  --spool DIR   spool root (default ./var/spool)\n" +
-        "  --json        one JSON object per line instead of tables\n" +
-        "  -h, --help    this text\n" +
+        "  --spool DIR      spool root (default ./var/spool)\n" +
+        "  --aeron-dir DIR  Aeron directory of the media driver (default /dev/shm/mailgate-$USER/aeron)\n" +
+        "  --json           one JSON object per line instead of tables\n" +
+        "  -h, --help       this text\n" +
         "\n" +
         "exit status: 0 ok, 1 unreadable file or bad queued files (--verify), 2 bad usage\n";
 
@@ -106,8 +121,18 @@ public final class InspectMain
                     return SpoolInspector.run(options, out);
                 case "counters":
                     return CountersInspector.run(options, out);
+                case "ipc":
+                    return IpcInspector.run(options, out);
+                case "errors":
+                    return ErrorsInspector.run(options, out);
+                case "serve":
+                    return MetricsExporter.run(options, out);
+                case "rates":
+                    throw InspectException.usage("rates: not available yet: the rate tracker (mailgate.rate) is" +
+                        " still being built; its view will come with it");
                 default:
-                    throw InspectException.usage("unknown view '" + view + "' (spool, counters)");
+                    throw InspectException.usage(
+                        "unknown view '" + view + "' (spool, counters, ipc, errors, serve, rates)");
             }
         }
         catch (final InspectException ex)
