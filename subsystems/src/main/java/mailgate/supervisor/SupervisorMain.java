@@ -1,13 +1,13 @@
 /*
  * SUMMARY
- * "bin/mailgate run": the supervisor. Starts the media driver (embedded), then the router and the SMTP
- * daemon as child processes, restarts a child that dies (with backoff), and stops all on SIGTERM.
+ * "bin/mailgate run": the supervisor. Starts the media driver (embedded), then the router, the content
+ * filter and the SMTP daemon as child processes, restarts a child that dies (with backoff), and stops all on SIGTERM.
  *
  * DESCRIPTION
  * Children run the same JVM with the same flags and class path, stay in the supervisor's process group,
  * and carry their role on the command line (-Dmailgate.role=router, as ps shows Postfix's roles). Their
- * output is the supervisor's output. Options are passed through to both children unchanged; smtpd gets
- * router.mode=aeron added. A child that ran longer than a minute restarts at once; one that keeps dying
+ * output is the supervisor's output. Options are passed through to every child unchanged; smtpd gets
+ * router.mode=aeron and filter.mode=aeron added. A child that ran longer than a minute restarts at once; one that keeps dying
  * waits 1, 2, 4 ... up to 30 seconds.
  *
  * DIAGNOSTICS
@@ -76,9 +76,12 @@ public final class SupervisorMain
             passThrough.remove(0);
         }
         final Child router = new Child("router", "mailgate.router.RouterMain", passThrough);
+        final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough);
         final List<String> smtpdArgs = new ArrayList<>(passThrough);
         smtpdArgs.add("--set");
         smtpdArgs.add(SmtpdConfig.ROUTER_MODE + "=aeron");
+        smtpdArgs.add("--set");
+        smtpdArgs.add(SmtpdConfig.FILTER_MODE + "=aeron");
         final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs);
         final CountDownLatch stopped = new CountDownLatch(1);
         final sun.misc.SignalHandler stop = (signal) -> new Thread(() ->
@@ -86,6 +89,7 @@ public final class SupervisorMain
             stopping = true;
             smtpd.stop(TimeUnit.MILLISECONDS.toMillis(config.getLong(SmtpdConfig.SHUTDOWN_GRACE)) + 10_000);
             router.stop(10_000);
+            filter.stop(10_000);
             driver.close();
             stopped.countDown();
         }, "mailgate-supervisor-stop").start();
@@ -94,6 +98,7 @@ public final class SupervisorMain
         log("supervisor started (pid " + ProcessHandle.current().pid() + ", media driver in " +
             driver.aeronDirectoryName() + ")");
         router.start();
+        filter.start();
         smtpd.start();
         try
         {

@@ -1,0 +1,202 @@
+/*
+ * SUMMARY
+ * Entry point of the content-filter role ("bin/mailgate filter"): attaches to the host's media driver,
+ * proves itself with the install secret, and scans message references until SIGTERM.
+ *
+ * DESCRIPTION
+ * Options as the router's: --config FILE, --set key=value (filter.* keys too). Rules come from filter.rules
+ * (empty: the embedded defaults, docs/filter.md) and are reloaded on SIGHUP and when the file changes
+ * (checked every second); a bad line logs "file:line: reason" and the rules in force stay. Filter stages
+ * are loaded once with ServiceLoader (mailgate.filter.FilterStage).
+ *
+ * DIAGNOSTICS
+ * "mailgate filter ready" on stderr once serving. Exit 78 on a bad config or rule file at start, 71 when
+ * the secret or the Aeron directory is unsafe or no driver answers, 0 after SIGTERM.
+ */
+package mailgate.filter;
+
+import io.aeron.Aeron;
+import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.InstallSecret;
+import mailgate.ipc.IpcChannels;
+import mailgate.ipc.SecretMac;
+import mailgate.ipc.ShutdownSignal;
+import mailgate.ipc.codecs.Role;
+import mailgate.reactor.ConfigException;
+import mailgate.reactor.SmtpdConfig;
+import mailgate.reactor.SmtpdMain;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.SystemNanoClock;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Runs the content filter server.
+ */
+public final class FilterMain
+{
+    private FilterMain()
+    {
+    }
+
+    /**
+     * @param args --config FILE, --set key=value.
+     */
+    public static void main(final String[] args)
+    {
+        final SmtpdConfig config;
+        final FilterSettings settings;
+        final AtomicReference<FilterRules> rules = new AtomicReference<>();
+        final List<FilterStage> stages;
+        try
+        {
+            final Map<String, String> overrides = new HashMap<>();
+            config = SmtpdMain.parse(FilterSettings.extractOverrides(args, overrides));
+            settings = FilterSettings.from(config, overrides);
+            rules.set(null == settings.rules() ? FilterRules.defaults() : FilterRules.load(settings.rules()));
+            stages = loadStages(Thread.currentThread().getContextClassLoader());
+        }
+        catch (final ConfigException | java.util.ServiceConfigurationError ex)
+        {
+            System.err.println("mailgate filter: " + ex.getMessage());
+            System.exit(SmtpdMain.EX_CONFIG);
+            return;
+        }
+        final byte[] secret;
+        final Aeron aeron;
+        try
+        {
+            secret = InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE)));
+            final Path aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
+            aeron = Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(aeronDir.toString())
+                .errorHandler((t) -> System.err.println("mailgate filter: aeron: " + t)));
+        }
+        catch (final RuntimeException ex)
+        {
+            System.err.println("mailgate filter: " + ex.getMessage());
+            System.exit(SmtpdMain.EX_OSERR);
+            return;
+        }
+        final FilterCounters counters = FilterCounters.aeron(aeron);
+        final ScanPool pool = new ScanPool(settings.workers(), settings.queueCapacity(), settings.scanTimeoutMs(),
+            rules::get, stages, new SpoolReference(settings.spoolRoot()), counters);
+        final FilterAgent agent = new FilterAgent(aeron, pool, new ChallengeResponder(new SecretMac(secret),
+            Role.FILTER), counters, new SystemNanoClock());
+        final RulesReloader reloader = new RulesReloader(settings.rules(), rules, counters);
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), (signal) -> reloader.requestReload());
+        reloader.start();
+        final AgentRunner runner = new AgentRunner(
+            new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)),
+            (t) -> System.err.println("mailgate filter: " + t), null, agent);
+        AgentRunner.startOnThread(runner);
+        System.err.println("mailgate filter ready (pid " + ProcessHandle.current().pid() + ", " + rules.get() +
+            ", " + settings + ", stages " + stages.stream().map(FilterStage::name).toList() + ")");
+        ShutdownSignal.await();
+        reloader.close();
+        runner.close();
+        aeron.close();
+        System.exit(0);
+    }
+
+    /**
+     * @param loader where to look.
+     * @return every FilterStage registered with ServiceLoader.
+     */
+    public static List<FilterStage> loadStages(final ClassLoader loader)
+    {
+        final List<FilterStage> stages = new ArrayList<>();
+        for (final FilterStage stage : ServiceLoader.load(FilterStage.class, loader))
+        {
+            stages.add(stage);
+        }
+        return stages;
+    }
+
+    /**
+     * Reloads the rules on request (SIGHUP) or when the file changed; keeps the old ones on error.
+     */
+    static final class RulesReloader extends Thread implements AutoCloseable
+    {
+        private final Path file;
+        private final AtomicReference<FilterRules> rules;
+        private final FilterCounters counters;
+        private volatile boolean reloadRequested;
+        private volatile boolean running = true;
+        private long lastModified;
+
+        RulesReloader(final Path file, final AtomicReference<FilterRules> rules, final FilterCounters counters)
+        {
+            super("mailgate-filter-reload");
+            setDaemon(true);
+            this.file = file;
+            this.rules = rules;
+            this.counters = counters;
+            this.lastModified = null == file ? 0 : FilterRules.lastModified(file);
+        }
+
+        void requestReload()
+        {
+            reloadRequested = true;
+            interrupt();
+        }
+
+        public void run()
+        {
+            while (running)
+            {
+                try
+                {
+                    Thread.sleep(1000);
+                }
+                catch (final InterruptedException ignore)
+                {
+                    // woken by SIGHUP or close
+                }
+                if (null == file || !running)
+                {
+                    continue;
+                }
+                final long modified = FilterRules.lastModified(file);
+                if (reloadRequested || modified != lastModified)
+                {
+                    reloadRequested = false;
+                    lastModified = modified;
+                    reload();
+                }
+            }
+        }
+
+        void reload()
+        {
+            try
+            {
+                final FilterRules fresh = FilterRules.load(file);
+                rules.set(fresh);
+                counters.reloads.increment();
+                System.err.println(Instant.now() + " mailgate filter: rules reloaded: " + fresh);
+            }
+            catch (final ConfigException ex)
+            {
+                counters.reloadFailures.increment();
+                System.err.println(Instant.now() + " mailgate filter: reload refused, old rules stay: " +
+                    ex.getMessage());
+            }
+        }
+
+        public void close()
+        {
+            running = false;
+            interrupt();
+        }
+    }
+}
