@@ -89,7 +89,8 @@ snapshot_mailgate() {
   echo "$dir"
 }
 
-# mg ROLE ARGS...: exec a mailgate role (run | load) from $MAILGATE_LIB with bin/mailgate's JVM flags.
+# mg ROLE ARGS...: exec a mailgate role (run | load) from $MAILGATE_LIB with bin/mailgate's JVM flags
+# (JDK 17 set, docs/tuning.md); keep in step with bin/mailgate.
 mg() {
   local role=$1; shift
   local cls
@@ -99,6 +100,7 @@ mg() {
     *) echo "mg: unknown role $role" >&2; return 64 ;;
   esac
   exec -a "mailgate: $role" "${JAVA_HOME:+$JAVA_HOME/bin/}java" \
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED -Xms128m -Xmx1g -XX:MaxDirectMemorySize=1g \
-    -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Dmailgate.role="$role" -cp "$MAILGATE_LIB/*" "$cls" "$@"
+    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED -Xms256m -Xmx256m -XX:MaxDirectMemorySize=512m \
+    -XX:+AlwaysPreTouch -XX:+PerfDisableSharedMem -XX:+ExitOnOutOfMemoryError -Xss512k \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=10 -Dmailgate.role="$role" -cp "$MAILGATE_LIB/*" "$cls" "$@"
 }
