@@ -4,7 +4,9 @@
  * and the status (counters) file, wired from an SmtpdConfig.
  *
  * DESCRIPTION
- * close() is the graceful stop: the listener closes at once, each loop gives idle sessions 421 and lets
+ * With TLS configured (smtpd.starttls or smtps.listen) a TlsContext is loaded before any thread starts
+ * (a bad certificate stops start-up), and with auth.password-file a PasswordAuthenticator; reload() (SIGHUP)
+ * reads both again. close() is the graceful stop: the listener closes at once, each loop gives idle sessions 421 and lets
  * transactions in flight finish until the grace period is over, then the syncer finishes what was
  * submitted, and only then do the threads stop.
  */
@@ -23,6 +25,9 @@ import mailgate.reactor.spool.SpoolFile;
 import mailgate.reactor.status.LoopCounters;
 import mailgate.reactor.status.SmtpdCounter;
 import mailgate.reactor.status.StatusFile;
+import mailgate.reactor.tls.PasswordAuthenticator;
+import mailgate.reactor.tls.TlsContext;
+import mailgate.reactor.tls.TlsCounters;
 import mailgate.ipc.RendezvousDirectory;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -56,6 +61,10 @@ public final class Smtpd implements AutoCloseable
     private final EventLoop[] loops;
     private final AgentRunner[] runners;
     private final InetSocketAddress boundAddress;
+    private final ServerSocketChannel tlsListener;
+    private final InetSocketAddress tlsBoundAddress;
+    private final TlsContext tlsContext;
+    private final PasswordAuthenticator authenticator;
     private boolean closed;
 
     /**
@@ -87,17 +96,34 @@ public final class Smtpd implements AutoCloseable
             LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_FILES_SYNCED, -1),
             LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_SYNC_BATCHES, -1),
             LoopCounters.allocate(countersManager, SmtpdCounter.SPOOL_SYNC_FAILURES, -1));
+        if (!spool.corruptFiles().isEmpty())
+        {
+            mailLog.log("spool: moved " + spool.corruptFiles().size() + " incomplete file(s) to corrupt/ " +
+                spool.corruptFiles() + " (an operating-system crash during a group commit; no 250 was given)");
+        }
         if (spool.recoveredTmpFiles() > 0)
         {
             mailLog.log("spool: removed " + spool.recoveredTmpFiles() +
                 " partial file(s) from tmp/ (clients were never given a 250 for them)");
         }
+        final Object smtpsListen = config.get(SmtpdConfig.SMTPS_LISTEN);
+        final boolean startTls = config.getBoolean(SmtpdConfig.STARTTLS);
+        final boolean implicitTls = smtpsListen instanceof InetSocketAddress;
         try
         {
-            listener = ServerSocketChannel.open();
-            listener.setOption(StandardSocketOptions.SO_REUSEADDR, Boolean.TRUE);
-            listener.bind(config.get(SmtpdConfig.LISTEN), 4096);
-            listener.configureBlocking(false);
+            tlsContext = startTls || implicitTls ? loadTls(config, spool.root().resolve("run")) : null;
+            final String passwordFile = config.get(SmtpdConfig.AUTH_PASSWORD_FILE);
+            authenticator = passwordFile.isEmpty() ? null :
+                new PasswordAuthenticator(Path.of(passwordFile), config.getInt(SmtpdConfig.AUTH_THREADS));
+        }
+        catch (final IOException | ConfigException ex)
+        {
+            spool.close();
+            throw ex instanceof ConfigException ? (ConfigException)ex : new ConfigException(ex.getMessage());
+        }
+        try
+        {
+            listener = bind(config.get(SmtpdConfig.LISTEN));
             boundAddress = (InetSocketAddress)listener.getLocalAddress();
         }
         catch (final IOException ex)
@@ -105,6 +131,32 @@ public final class Smtpd implements AutoCloseable
             spool.close();
             throw new UncheckedIOException("cannot listen on " + config.get(SmtpdConfig.LISTEN) + ": " +
                 ex.getMessage(), ex);
+        }
+        try
+        {
+            tlsListener = implicitTls ? bind((InetSocketAddress)smtpsListen) : null;
+            tlsBoundAddress = implicitTls ? (InetSocketAddress)tlsListener.getLocalAddress() : null;
+        }
+        catch (final IOException ex)
+        {
+            closeQuietly(listener);
+            spool.close();
+            throw new UncheckedIOException("cannot listen on " + smtpsListen + ": " + ex.getMessage(), ex);
+        }
+        final long handshakeTimeoutMs = config.getLong(SmtpdConfig.TLS_HANDSHAKE_TIMEOUT);
+        final boolean authWithoutTls = config.getBoolean(SmtpdConfig.AUTH_WITHOUT_TLS);
+        final SmtpSettings plainSettings = settings.forListener(config.get(SmtpdConfig.EXTENSIONS), startTls, false,
+            null != authenticator, authWithoutTls, config.getBoolean(SmtpdConfig.REQUIRE_TLS),
+            config.getBoolean(SmtpdConfig.REQUIRE_AUTH), handshakeTimeoutMs);
+        final SmtpSettings implicitSettings = settings.forListener(config.get(SmtpdConfig.SMTPS_EXTENSIONS), true,
+            true, null != authenticator, authWithoutTls, false, config.getBoolean(SmtpdConfig.SMTPS_REQUIRE_AUTH),
+            handshakeTimeoutMs);
+        if (config.getBoolean(SmtpdConfig.REQUIRE_TLS) && !startTls)
+        {
+            closeQuietly(listener);
+            closeQuietly(tlsListener);
+            spool.close();
+            throw new ConfigException(SmtpdConfig.REQUIRE_TLS + " = on needs " + SmtpdConfig.STARTTLS + " = on");
         }
         final ConnectionLimiter limiter = new ConnectionLimiter(
             config.getInt(SmtpdConfig.MAX_CONNECTIONS),
@@ -121,10 +173,12 @@ public final class Smtpd implements AutoCloseable
                 final LoopCounters counters = new LoopCounters(countersManager, i);
                 final EventLoop[] self = new EventLoop[1];
                 final SessionServices services = new SessionServices(
-                    settings, policies.newPolicy(i, counters), spool, completions, counters, mailLog, i,
-                    () -> self[0].idleStrategy().wake());
+                    plainSettings, policies.newPolicy(i, counters), spool, completions, counters, mailLog, i,
+                    () -> self[0].idleStrategy().wake())
+                    .tls(authenticator, new TlsCounters(countersManager, i));
                 loops[i] = new EventLoop(i, listener, services, completions, limiter,
                     config.getInt(SmtpdConfig.RECEIVE_BUFFER), config.getInt(SmtpdConfig.SEND_BUFFER));
+                loops[i].tls(tlsContext, tlsListener, implicitSettings);
                 self[0] = loops[i];
             }
         }
@@ -145,8 +199,101 @@ public final class Smtpd implements AutoCloseable
                 (t) -> t.printStackTrace(), null, loops[i]);
             AgentRunner.startOnThread(runners[i]);
         }
-        mailLog.log("daemon started: listening on " + describe(boundAddress) + ", " + loopCount +
+        mailLog.log("daemon started: listening on " + describe(boundAddress) +
+            (startTls ? " (STARTTLS)" : "") +
+            (null != tlsBoundAddress ? ", implicit TLS on " + describe(tlsBoundAddress) : "") + ", " + loopCount +
             " event loop(s), spool " + spool.root() + ", hostname " + settings.hostname());
+        if (null != tlsContext)
+        {
+            mailLog.log("tls: " + String.join("/", tlsContext.protocols()) + ", certificate " + tlsContext.description());
+        }
+        if (null != authenticator)
+        {
+            mailLog.log("auth: PLAIN LOGIN against " + authenticator.description() +
+                (authWithoutTls ? ", also without TLS" : ", after TLS only"));
+        }
+    }
+
+    private static TlsContext loadTls(final SmtpdConfig config, final Path runDir) throws IOException
+    {
+        final String certFile = config.get(SmtpdConfig.TLS_CERT_FILE);
+        final String keyFile = config.get(SmtpdConfig.TLS_KEY_FILE);
+        if (certFile.isEmpty() && !keyFile.isEmpty())
+        {
+            throw new ConfigException(SmtpdConfig.TLS_KEY_FILE + " is set but " + SmtpdConfig.TLS_CERT_FILE + " is not");
+        }
+        return TlsContext.create(certFile.isEmpty() ? null : Path.of(certFile),
+            keyFile.isEmpty() ? null : Path.of(keyFile), runDir, config.hostname(), config.get(SmtpdConfig.TLS_PROTOCOLS));
+    }
+
+    private static ServerSocketChannel bind(final InetSocketAddress address) throws IOException
+    {
+        final ServerSocketChannel channel = ServerSocketChannel.open();
+        try
+        {
+            channel.setOption(StandardSocketOptions.SO_REUSEADDR, Boolean.TRUE);
+            channel.bind(address, 4096);
+            channel.configureBlocking(false);
+            return channel;
+        }
+        catch (final IOException ex)
+        {
+            channel.close();
+            throw ex;
+        }
+    }
+
+    private static void closeQuietly(final ServerSocketChannel channel)
+    {
+        if (null == channel)
+        {
+            return;
+        }
+        try
+        {
+            channel.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing is all we wanted
+        }
+    }
+
+    /**
+     * Read the TLS certificate and key and the password file again (SIGHUP); what fails to load keeps the old.
+     */
+    public void reload()
+    {
+        if (null != tlsContext)
+        {
+            try
+            {
+                mailLog.log("reload: tls certificate " + tlsContext.reload());
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                mailLog.log("warning: reload: tls certificate kept: " + ex.getMessage());
+            }
+        }
+        if (null != authenticator)
+        {
+            try
+            {
+                mailLog.log("reload: auth passwords " + authenticator.reload());
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                mailLog.log("warning: reload: auth passwords kept: " + ex.getMessage());
+            }
+        }
+    }
+
+    /**
+     * @return the implicit-TLS address bound, or null.
+     */
+    public InetSocketAddress tlsBoundAddress()
+    {
+        return tlsBoundAddress;
     }
 
     /**
@@ -180,14 +327,8 @@ public final class Smtpd implements AutoCloseable
             return;
         }
         closed = true;
-        try
-        {
-            listener.close();
-        }
-        catch (final IOException ignore)
-        {
-            // closing is all we wanted
-        }
+        closeQuietly(listener);
+        closeQuietly(tlsListener);
         final long graceNs = TimeUnit.MILLISECONDS.toNanos(config.getLong(SmtpdConfig.SHUTDOWN_GRACE));
         for (final EventLoop loop : loops)
         {
@@ -214,6 +355,10 @@ public final class Smtpd implements AutoCloseable
             runner.close();
         }
         spool.close();
+        if (null != authenticator)
+        {
+            authenticator.close();
+        }
         mailLog.log("daemon stopped");
         mailLog.close();
         statusFile.close();

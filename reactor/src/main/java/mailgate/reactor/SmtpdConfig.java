@@ -93,6 +93,24 @@ public final class SmtpdConfig
     public static final String FILTER_RULES = "filter.rules";
     public static final String FILTER_SCAN_TIMEOUT = "filter.scan-timeout";
     public static final String FILTER_WORKERS = "filter.workers";
+    public static final String RATE_CONFIG = "rate.config";
+    public static final String STARTTLS = "smtpd.starttls";
+    public static final String REQUIRE_TLS = "smtpd.require-tls";
+    public static final String REQUIRE_AUTH = "smtpd.require-auth";
+    public static final String EXTENSIONS = "smtpd.extensions";
+    public static final String SMTPS_LISTEN = "smtps.listen";
+    public static final String SMTPS_REQUIRE_AUTH = "smtps.require-auth";
+    public static final String SMTPS_EXTENSIONS = "smtps.extensions";
+    public static final String TLS_CERT_FILE = "tls.cert-file";
+    public static final String TLS_KEY_FILE = "tls.key-file";
+    public static final String TLS_PROTOCOLS = "tls.protocols";
+    public static final String TLS_HANDSHAKE_TIMEOUT = "tls.handshake-timeout";
+    public static final String AUTH_PASSWORD_FILE = "auth.password-file";
+    public static final String AUTH_WITHOUT_TLS = "auth.allow-without-tls";
+    public static final String AUTH_THREADS = "auth.threads";
+
+    private static final String ALL_EXTENSIONS =
+        "PIPELINING SIZE STARTTLS AUTH ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 BINARYMIME CHUNKING";
 
     /** Every key, in documentation order. */
     public static final List<Key> KEYS = List.of(
@@ -147,7 +165,34 @@ public final class SmtpdConfig
         new Key(FILTER_SCAN_TIMEOUT, "8s", "longest scan of one message, then 451 and the worker is reclaimed; " +
             "keep it below smtpd.policy-timeout",
             SmtpdConfig::durationMs),
-        new Key(FILTER_WORKERS, "2", "filter threads scanning messages", (v) -> intIn(v, 1, 256)));
+        new Key(FILTER_WORKERS, "2", "filter threads scanning messages", (v) -> intIn(v, 1, 256)),
+        new Key(RATE_CONFIG, "", "rate tracker configuration file (docs/rate-limits.md): counter file, policy, " +
+            "cluster peers; empty means no rate limits", (v) -> v),
+        new Key(STARTTLS, "off", "on: offer STARTTLS (RFC 3207) on smtpd.listen; with no tls.cert-file a self-signed " +
+            "certificate is made at start (docs/tls.md)", SmtpdConfig::yesNo),
+        new Key(REQUIRE_TLS, "off", "on: MAIL on smtpd.listen needs STARTTLS first (530 5.7.0)", SmtpdConfig::yesNo),
+        new Key(REQUIRE_AUTH, "off", "on: MAIL on smtpd.listen needs AUTH first (530 5.7.0), for a submission port",
+            SmtpdConfig::yesNo),
+        new Key(EXTENSIONS, ALL_EXTENSIONS, "EHLO keywords offered on smtpd.listen; STARTTLS and AUTH left out " +
+            "are refused (502), the others are only not advertised", SmtpdConfig::extensions),
+        new Key(SMTPS_LISTEN, "", "address for implicit TLS (RFC 8314, port 465 style), HOST:PORT; empty means none",
+            (v) -> v.isBlank() ? "" : listenAddress(v)),
+        new Key(SMTPS_REQUIRE_AUTH, "off", "on: MAIL on smtps.listen needs AUTH first (530 5.7.0)", SmtpdConfig::yesNo),
+        new Key(SMTPS_EXTENSIONS, ALL_EXTENSIONS, "EHLO keywords offered on smtps.listen (STARTTLS is never offered " +
+            "there)", SmtpdConfig::extensions),
+        new Key(TLS_CERT_FILE, "", "PEM certificate chain, leaf first; empty means a self-signed certificate in " +
+            "SPOOL/run/selfsigned.p12; reloaded on SIGHUP", (v) -> v),
+        new Key(TLS_KEY_FILE, "", "PEM private key (PKCS#8 or PKCS#1 RSA, unencrypted); empty means in " +
+            "tls.cert-file; reloaded on SIGHUP", (v) -> v),
+        new Key(TLS_PROTOCOLS, "TLSv1.3 TLSv1.2", "TLS versions accepted: TLSv1.3, TLSv1.2 or both",
+            SmtpdConfig::tlsProtocols),
+        new Key(TLS_HANDSHAKE_TIMEOUT, "10s", "longest TLS handshake (and wait for it after STARTTLS); then the " +
+            "connection is closed", SmtpdConfig::durationMs),
+        new Key(AUTH_PASSWORD_FILE, "", "AUTH PLAIN/LOGIN (RFC 4954) users, lines made by PasswordHash " +
+            "(docs/tls.md); empty means no AUTH; reloaded on SIGHUP", (v) -> v),
+        new Key(AUTH_WITHOUT_TLS, "off", "on: offer AUTH before TLS too (passwords in clear text)", SmtpdConfig::yesNo),
+        new Key(AUTH_THREADS, "2", "threads checking AUTH passwords (PBKDF2), off the event loops",
+            (v) -> intIn(v, 1, 64)));
 
     private static final Map<String, Key> BY_NAME = new HashMap<>();
 
@@ -417,6 +462,76 @@ public final class SmtpdConfig
             default:
                 throw new IllegalArgumentException("'" + value + "' is not normalize or reject");
         }
+    }
+
+    static Object yesNo(final String value)
+    {
+        switch (value.strip().toLowerCase(Locale.ROOT))
+        {
+            case "on":
+            case "yes":
+            case "true":
+                return Boolean.TRUE;
+            case "off":
+            case "no":
+            case "false":
+                return Boolean.FALSE;
+            default:
+                throw new IllegalArgumentException("'" + value + "' is not on or off");
+        }
+    }
+
+    static Object extensions(final String value)
+    {
+        final java.util.Set<String> set = new java.util.LinkedHashSet<>();
+        for (final String word : value.strip().split("[\\s,]+"))
+        {
+            if (word.isEmpty())
+            {
+                continue;
+            }
+            final String upper = word.toUpperCase(Locale.ROOT);
+            if (!mailgate.reactor.smtp.SmtpSettings.EXTENSIONS.contains(upper))
+            {
+                throw new IllegalArgumentException("unknown extension '" + word + "' (known: " + ALL_EXTENSIONS + ")");
+            }
+            set.add(upper);
+        }
+        return java.util.Collections.unmodifiableSet(set);
+    }
+
+    static Object tlsProtocols(final String value)
+    {
+        final java.util.List<String> protocols = new java.util.ArrayList<>();
+        for (final String word : value.strip().split("[\\s,]+"))
+        {
+            if (word.isEmpty())
+            {
+                continue;
+            }
+            if (!"TLSv1.3".equals(word) && !"TLSv1.2".equals(word))
+            {
+                throw new IllegalArgumentException("'" + word + "' is not TLSv1.3 or TLSv1.2");
+            }
+            if (!protocols.contains(word))
+            {
+                protocols.add(word);
+            }
+        }
+        if (protocols.isEmpty())
+        {
+            throw new IllegalArgumentException("no protocol");
+        }
+        return protocols.toArray(new String[0]);
+    }
+
+    /**
+     * @param name a key parsed by yesNo.
+     * @return its value.
+     */
+    public boolean getBoolean(final String name)
+    {
+        return (Boolean)values.get(name);
     }
 
     static Object oneOf(final String value, final String... allowed)

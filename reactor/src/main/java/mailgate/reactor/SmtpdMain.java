@@ -5,7 +5,8 @@
  *
  * DIAGNOSTICS
  * A bad option or config line exits with status 78 (EX_CONFIG) and "file:line: reason" on stderr; an
- * unusable spool or listen address exits with 71 (EX_OSERR). SIGTERM stops gracefully (exit 0).
+ * unusable spool or listen address exits with 71 (EX_OSERR). SIGTERM stops gracefully (exit 0). SIGHUP reloads
+ * the TLS certificate and key and the AUTH password file (docs/tls.md).
  */
 package mailgate.reactor;
 
@@ -17,6 +18,10 @@ import mailgate.ipc.SecretMac;
 import mailgate.reactor.policy.AcceptAllPolicy;
 import mailgate.reactor.policy.CompositePolicy;
 import mailgate.reactor.policy.FilterPolicy;
+import mailgate.reactor.policy.GatedPolicy;
+import mailgate.reactor.policy.PolicyGate;
+import mailgate.reactor.policy.PolicyGateProvider;
+import mailgate.reactor.policy.SmtpPolicy;
 import mailgate.reactor.policy.PolicyFactory;
 import mailgate.reactor.policy.RouterPolicy;
 
@@ -82,9 +87,11 @@ public final class SmtpdMain
         }, "mailgate-stop").start();
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), (signal) -> new Thread(smtpd::reload, "mailgate-reload").start());
         Runtime.getRuntime().addShutdownHook(new Thread(smtpd::close, "mailgate-shutdown"));
         awaitSubsystems(subsystemsProven);
         System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
+            (null != smtpd.tlsBoundAddress() ? " and " + Smtpd.describe(smtpd.tlsBoundAddress()) + " (implicit TLS)" : "") +
             " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
         try
         {
@@ -104,6 +111,34 @@ public final class SmtpdMain
      * @return a factory of per-loop policies.
      */
     static PolicyFactory policies(
+        final SmtpdConfig config, final java.util.List<java.util.function.BooleanSupplier> created)
+    {
+        final PolicyFactory policies = ipcPolicies(config, created);
+        final java.util.List<PolicyGate> gates = new java.util.ArrayList<>();
+        for (final PolicyGateProvider provider : java.util.ServiceLoader.load(PolicyGateProvider.class))
+        {
+            final PolicyGate gate = provider.create(config);
+            if (null != gate)
+            {
+                gates.add(gate);
+            }
+        }
+        if (gates.isEmpty())
+        {
+            return policies;
+        }
+        return (loopId, counters) ->
+        {
+            SmtpPolicy policy = policies.newPolicy(loopId, counters);
+            for (final PolicyGate gate : gates)
+            {
+                policy = new GatedPolicy(gate, policy);
+            }
+            return policy;
+        };
+    }
+
+    private static PolicyFactory ipcPolicies(
         final SmtpdConfig config, final java.util.List<java.util.function.BooleanSupplier> created)
     {
         final boolean router = "aeron".equals(config.get(SmtpdConfig.ROUTER_MODE));
@@ -147,7 +182,8 @@ public final class SmtpdMain
         {
             if (System.currentTimeMillis() > deadline)
             {
-                System.err.println("mailgate smtpd: warning: router or filter not proven yet; they answer 451 until they are");
+                System.err.println(
+                    "mailgate smtpd: warning: no proven router or filter yet; they answer 451 until they are");
                 return;
             }
             try

@@ -87,6 +87,11 @@ public final class DaemonProcess implements AutoCloseable
         command.add("--add-exports");
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
         command.add("-Xmx512m");
+        // Chronicle Map (the rate tracker's counter file, when rate.config is set) needs these (docs/rate-limits.md)
+        command.addAll(List.of("--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+            "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+            "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
         command.add("-Dmailgate.role=" + ("mailgate.reactor.SmtpdMain".equals(mainClass) ? "smtpd" : "supervisor"));
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

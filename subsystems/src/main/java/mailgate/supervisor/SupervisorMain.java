@@ -82,6 +82,12 @@ public final class SupervisorMain
         smtpdArgs.add(SmtpdConfig.ROUTER_MODE + "=aeron");
         smtpdArgs.add("--set");
         smtpdArgs.add(SmtpdConfig.FILTER_MODE + "=aeron");
+        if (!mentions(passThrough, SmtpdConfig.STARTTLS))
+        {
+            // TLS out of the box: STARTTLS with a self-signed certificate unless the command line says otherwise
+            smtpdArgs.add("--set");
+            smtpdArgs.add(SmtpdConfig.STARTTLS + "=on");
+        }
         final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs);
         final CountDownLatch stopped = new CountDownLatch(1);
         final sun.misc.SignalHandler stop = (signal) -> new Thread(() ->
@@ -110,6 +116,38 @@ public final class SupervisorMain
         }
         log("supervisor stopped");
         System.exit(0);
+    }
+
+    /**
+     * @return true when the command line or the config file it names sets the key (the operator decided).
+     */
+    private static boolean mentions(final List<String> args, final String key)
+    {
+        for (int i = 0; i < args.size(); i++)
+        {
+            if (args.get(i).startsWith(key + "="))
+            {
+                return true;
+            }
+            if ("--config".equals(args.get(i)) && i + 1 < args.size())
+            {
+                try
+                {
+                    for (final String line : java.nio.file.Files.readAllLines(Path.of(args.get(i + 1))))
+                    {
+                        if (line.strip().startsWith(key))
+                        {
+                            return true;
+                        }
+                    }
+                }
+                catch (final java.io.IOException ignore)
+                {
+                    // the children report an unreadable config file with its name
+                }
+            }
+        }
+        return false;
     }
 
     static void log(final String text)

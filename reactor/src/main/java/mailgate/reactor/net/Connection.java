@@ -1,3 +1,19 @@
+/*
+ * SUMMARY
+ * One client connection on its event loop: socket, input buffer, reply buffer, SMTP session, and the TLS
+ * record layer once the connection is encrypted.
+ *
+ * DESCRIPTION
+ * The session only ever sees clear text: without TLS the socket is read straight into the input buffer;
+ * with TLS the socket is read into the TlsTransport, which decrypts into the same input buffer, and replies
+ * are encrypted on flush. STARTTLS: when the session answers 220 it raises a flag (takeStartTls); from then
+ * on the socket is not read in clear text, and as soon as the 220 is written the input buffer is emptied
+ * (anything left there was pipelined behind STARTTLS and is never executed) and the handshake begins.
+ *
+ * SECURITY
+ * A failed handshake (garbage, a protocol version below TLS 1.2, an unknown cipher) closes the connection
+ * after a best-effort alert; a stalled one is closed by the session's handshake timeout.
+ */
 package mailgate.reactor.net;
 
 import mailgate.reactor.smtp.ReplyBuffer;
@@ -6,6 +22,8 @@ import mailgate.reactor.smtp.SmtpSession;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
@@ -24,6 +42,8 @@ final class Connection implements SessionHost
     private final UnsafeBuffer in;
     private final ReplyBuffer out;
     private SmtpSession session;
+    private TlsTransport tls;
+    private boolean startTlsAfterFlush;
     private SelectionKey key;
     private int interestOps;
     private int index;
@@ -95,11 +115,29 @@ final class Connection implements SessionHost
         return read;
     }
 
+    /**
+     * Begin a TLS handshake now (implicit TLS at accept, or STARTTLS once its 220 is written).
+     *
+     * @param engine a fresh server engine.
+     * @throws SSLException if the engine cannot start.
+     */
+    void startTls(final SSLEngine engine) throws SSLException
+    {
+        startTlsAfterFlush = false;
+        final int discarded = inByteBuffer.remaining();
+        inByteBuffer.position(0).limit(0);
+        if (discarded > 0)
+        {
+            session.onInputDiscarded(discarded);
+        }
+        tls = new TlsTransport(channel, engine);
+    }
+
     void onReadable(final long nowNs)
     {
         try
         {
-            final int read = readAvailable();
+            final int read = null == tls ? readAvailable() : tls.read();
             if (read < 0)
             {
                 loop.close(this);
@@ -138,6 +176,15 @@ final class Connection implements SessionHost
         while (!closed)
         {
             int progress = 0;
+            if (null != tls)
+            {
+                final int moved = pumpTls(nowNs);
+                if (moved < 0)
+                {
+                    return;
+                }
+                progress += moved;
+            }
             final int available = inByteBuffer.limit() - inByteBuffer.position();
             if (available > 0 && !session.isClosing())
             {
@@ -148,6 +195,24 @@ final class Connection implements SessionHost
             if (!flush())
             {
                 return;
+            }
+            if (session.takeStartTls())
+            {
+                startTlsAfterFlush = true;
+            }
+            if (startTlsAfterFlush && 0 == out.pending() && !session.isClosing())
+            {
+                try
+                {
+                    startTls(loop.tlsContext().newEngine());
+                }
+                catch (final SSLException | RuntimeException ex)
+                {
+                    session.onTlsFailed(String.valueOf(ex.getMessage()));
+                    loop.close(this);
+                    return;
+                }
+                progress++;
             }
             if (0 == progress || session.isParked() || !out.hasRoom())
             {
@@ -164,8 +229,61 @@ final class Connection implements SessionHost
             return;
         }
         compactInput();
-        final boolean canRead = !session.isClosing() && inByteBuffer.limit() < inByteBuffer.capacity();
-        updateInterest((canRead ? SelectionKey.OP_READ : 0) | (out.pending() > 0 ? SelectionKey.OP_WRITE : 0));
+        final boolean canRead = !session.isClosing() && (null == tls ?
+            !startTlsAfterFlush && inByteBuffer.limit() < inByteBuffer.capacity() : tls.canRead());
+        final boolean mustWrite = out.pending() > 0 || (null != tls && tls.hasPendingOutput());
+        updateInterest((canRead ? SelectionKey.OP_READ : 0) | (mustWrite ? SelectionKey.OP_WRITE : 0));
+    }
+
+    /**
+     * Drive the TLS engine and move decrypted bytes into the input buffer.
+     *
+     * @return bytes moved, or -1 when the connection was closed.
+     */
+    private int pumpTls(final long nowNs)
+    {
+        try
+        {
+            final int status = tls.advance();
+            if (tls.takeHandshakeDone())
+            {
+                session.onTlsStarted(tls.protocol(), tls.cipherSuite(), nowNs);
+            }
+            int moved = 0;
+            if (tls.isHandshakeDone() && tls.hasDecryptedInput())
+            {
+                final int start = inByteBuffer.position();
+                final int limit = inByteBuffer.limit();
+                inByteBuffer.position(limit).limit(inByteBuffer.capacity());
+                moved = tls.drainTo(inByteBuffer);
+                inByteBuffer.limit(inByteBuffer.position()).position(start);
+                if (moved > 0)
+                {
+                    // decrypting may have made room for more records
+                    tls.advance();
+                }
+            }
+            if (TlsTransport.PEER_CLOSED == status && 0 == moved)
+            {
+                loop.close(this);
+                return -1;
+            }
+            return moved;
+        }
+        catch (final SSLException ex)
+        {
+            if (!tls.isHandshakeDone())
+            {
+                session.onTlsFailed(String.valueOf(ex.getMessage()));
+            }
+            loop.close(this);
+            return -1;
+        }
+        catch (final IOException ex)
+        {
+            loop.close(this);
+            return -1;
+        }
     }
 
     /**
@@ -181,6 +299,15 @@ final class Connection implements SessionHost
         }
         try
         {
+            if (null != tls)
+            {
+                if (!tls.isHandshakeDone())
+                {
+                    return true;
+                }
+                out.onWritten(tls.wrap(out.prepareWrite()));
+                return true;
+            }
             final int written = channel.write(out.prepareWrite());
             out.onWritten(written);
             return true;
@@ -232,6 +359,10 @@ final class Connection implements SessionHost
         if (null != key)
         {
             key.cancel();
+        }
+        if (null != tls)
+        {
+            tls.closeQuietly();
         }
         try
         {

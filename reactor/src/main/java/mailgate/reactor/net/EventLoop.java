@@ -9,6 +9,10 @@
  * connections than the least loaded one leaves accepting to the others, which spreads connections evenly
  * without a hand-off queue. The clock is read once per duty cycle.
  *
+ * A second listener may serve implicit TLS (RFC 8314); its connections start with the handshake and its
+ * sessions use that listener's settings. Answers computed on other threads (AUTH password checks) come
+ * back through the services' inbox, drained every cycle.
+ *
  * LIMITS
  * Spool file writes happen on the loop (page cache, no fsync); fsyncs happen on the SpoolSyncer.
  */
@@ -19,6 +23,7 @@ import mailgate.reactor.smtp.SmtpSession;
 import mailgate.reactor.smtp.SmtpSettings;
 import mailgate.reactor.spool.SpoolFile;
 import mailgate.reactor.status.LoopCounters;
+import mailgate.reactor.tls.TlsContext;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
 
@@ -55,6 +60,7 @@ public final class EventLoop implements Agent
     private final ArrayList<Connection> connections = new ArrayList<>();
     private final Consumer<SelectionKey> onSelected = this::onSelected;
     private final Consumer<SpoolFile> onSpoolCompletion = SpoolFile::onCompletion;
+    private final Consumer<Runnable> onInboxTask = Runnable::run;
     private final int receiveBufferLength;
     private final int sendBufferLength;
     private final byte[] totalLimitReply;
@@ -62,6 +68,10 @@ public final class EventLoop implements Agent
     private EventLoop[] peers = new EventLoop[0];
     private Runnable housekeeping;
     private SelectionKey acceptKey;
+    private SelectionKey tlsAcceptKey;
+    private ServerSocketChannel tlsListener;
+    private SmtpSettings tlsSettings;
+    private TlsContext tlsContext;
     private long nowNs;
     private long nextSweepNs;
     private volatile int activeConnections;
@@ -120,6 +130,32 @@ public final class EventLoop implements Agent
         this.housekeeping = housekeeping;
     }
 
+    /**
+     * Enable TLS on this loop (before it starts).
+     *
+     * @param context          certificate and engines; STARTTLS needs it.
+     * @param implicitListener the implicit-TLS listening socket, or null.
+     * @param implicitSettings that listener's settings.
+     * @throws IOException if the listener cannot be registered.
+     */
+    public void tls(
+        final TlsContext context, final ServerSocketChannel implicitListener, final SmtpSettings implicitSettings)
+        throws IOException
+    {
+        this.tlsContext = context;
+        this.tlsListener = implicitListener;
+        this.tlsSettings = implicitSettings;
+        if (null != implicitListener)
+        {
+            tlsAcceptKey = implicitListener.register(selector, SelectionKey.OP_ACCEPT);
+        }
+    }
+
+    TlsContext tlsContext()
+    {
+        return tlsContext;
+    }
+
     public void onStart()
     {
         nowNs = System.nanoTime();
@@ -131,6 +167,7 @@ public final class EventLoop implements Agent
         nowNs = System.nanoTime();
         int work = selector.selectNow(onSelected);
         work += spoolCompletions.drain(onSpoolCompletion);
+        work += services.inbox().drain(onInboxTask);
         work += services.policy().doWork(nowNs);
         if (nowNs - nextSweepNs >= 0)
         {
@@ -152,7 +189,12 @@ public final class EventLoop implements Agent
         }
         if (key == acceptKey)
         {
-            onAcceptable();
+            onAcceptable(listener, false);
+            return;
+        }
+        if (key == tlsAcceptKey)
+        {
+            onAcceptable(tlsListener, true);
             return;
         }
         final Connection connection = (Connection)key.attachment();
@@ -167,7 +209,7 @@ public final class EventLoop implements Agent
         }
     }
 
-    private void onAcceptable()
+    private void onAcceptable(final ServerSocketChannel listener, final boolean implicitTls)
     {
         if (shutdownRequested || !isLeastLoaded())
         {
@@ -189,7 +231,7 @@ public final class EventLoop implements Agent
             {
                 return;
             }
-            onAccepted(channel);
+            onAccepted(channel, implicitTls);
         }
     }
 
@@ -203,7 +245,7 @@ public final class EventLoop implements Agent
         return peers.length < 2 || activeConnections <= min + BALANCE_SLACK;
     }
 
-    private void onAccepted(final SocketChannel channel)
+    private void onAccepted(final SocketChannel channel, final boolean implicitTls)
     {
         final InetSocketAddress remote;
         try
@@ -228,7 +270,10 @@ public final class EventLoop implements Agent
                 address.getHostAddress() + "\r\n").getBytes(StandardCharsets.US_ASCII);
             try
             {
-                channel.write(ByteBuffer.wrap(reply));
+                if (!implicitTls)
+                {
+                    channel.write(ByteBuffer.wrap(reply));
+                }
             }
             catch (final IOException ignore)
             {
@@ -239,8 +284,8 @@ public final class EventLoop implements Agent
         }
         counters.connectionsAccepted.incrementRelease();
         final Connection connection = new Connection(this, channel, address, receiveBufferLength, sendBufferLength);
-        final SmtpSession session = new SmtpSession(
-            services, connection.out(), connection, address.getHostAddress(), remote.getPort());
+        final SmtpSession session = new SmtpSession(services, implicitTls ? tlsSettings : services.settings(),
+            connection.out(), connection, address.getHostAddress(), remote.getPort());
         connection.session(session);
         try
         {
@@ -256,6 +301,22 @@ public final class EventLoop implements Agent
         connections.add(connection);
         activeConnections = connections.size();
         counters.connectionsActive.setRelease(connections.size());
+        if (implicitTls)
+        {
+            try
+            {
+                connection.startTls(tlsContext.newEngine());
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                session.onTlsFailed(String.valueOf(ex.getMessage()));
+                close(connection);
+                return;
+            }
+            session.onTlsConnect(nowNs);
+            connection.process(nowNs);
+            return;
+        }
         try
         {
             if (connection.readAvailable() > 0)

@@ -17,6 +17,7 @@ public final class PolicyQuery
     }
 
     private final UnsafeBuffer address = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer sender = new UnsafeBuffer(0, 0);
     private final PolicyAnswerListener listener;
     private Kind kind;
     private long correlationId;
@@ -52,7 +53,30 @@ public final class PolicyQuery
         this.checksum = 0;
         this.recipientCount = 0;
         address.wrap(0, 0);
+        sender.wrap(0, 0);
         return this;
+    }
+
+    /**
+     * Point the sender view at the transaction's MAIL FROM address (RCPT and MESSAGE questions).
+     *
+     * @param buffer holding the address.
+     * @param offset of the first byte (inside the angle brackets).
+     * @param length in bytes.
+     * @return this.
+     */
+    public PolicyQuery sender(final DirectBuffer buffer, final int offset, final int length)
+    {
+        sender.wrap(buffer, offset, length);
+        return this;
+    }
+
+    /**
+     * @return the transaction's sender for RCPT and MESSAGE questions (empty for the null sender).
+     */
+    public DirectBuffer sender()
+    {
+        return sender;
     }
 
     /**

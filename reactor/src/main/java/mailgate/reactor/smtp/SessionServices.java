@@ -6,8 +6,10 @@ import mailgate.reactor.spool.Spool;
 import mailgate.reactor.spool.SpoolFile;
 import mailgate.reactor.spool.SpoolFormat;
 import mailgate.reactor.status.LoopCounters;
+import mailgate.reactor.tls.TlsCounters;
 import org.agrona.BufferUtil;
 import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
@@ -34,6 +36,9 @@ public final class SessionServices
     final UnsafeBuffer scratchView = new UnsafeBuffer(scratch);
     final ExpandableDirectByteBuffer envelopeBuffer = new ExpandableDirectByteBuffer(4096);
     final SpoolFormat spoolFormat = new SpoolFormat(envelopeBuffer);
+    final ManyToOneConcurrentArrayQueue<Runnable> inbox = new ManyToOneConcurrentArrayQueue<>(1024);
+    Authenticator authenticator;
+    TlsCounters tlsCounters = TlsCounters.unattached();
     private long sequence;
 
     /**
@@ -87,5 +92,44 @@ public final class SessionServices
     public SmtpSettings settings()
     {
         return settings;
+    }
+
+    /**
+     * @param authenticator checks AUTH credentials, or null when AUTH is not configured.
+     * @param tlsCounters   the loop's TLS and AUTH counters.
+     * @return this.
+     */
+    public SessionServices tls(final Authenticator authenticator, final TlsCounters tlsCounters)
+    {
+        this.authenticator = authenticator;
+        this.tlsCounters = tlsCounters;
+        return this;
+    }
+
+    public TlsCounters tlsCounters()
+    {
+        return tlsCounters;
+    }
+
+    /**
+     * @return answers from other threads (AUTH checks) waiting to run on the loop.
+     */
+    public ManyToOneConcurrentArrayQueue<Runnable> inbox()
+    {
+        return inbox;
+    }
+
+    /**
+     * Hand a task to the loop (any thread) and wake it.
+     *
+     * @param task runs on the loop thread.
+     */
+    void post(final Runnable task)
+    {
+        while (!inbox.offer(task))
+        {
+            Thread.yield();
+        }
+        completionSignal.run();
     }
 }

@@ -59,6 +59,28 @@ public final class SmtpReplies
     public static final byte[] SPOOL_WRITE_ERROR = ascii("451 4.3.0 Error: queue file write error");
     public static final byte[] DISK_FULL = ascii("452 4.3.1 Insufficient system storage");
 
+    // RFC 3207 STARTTLS and RFC 4954 AUTH (codes as RFC 3207 5, RFC 4954 4 and 6, and Postfix)
+    public static final byte[] READY_TO_START_TLS = ascii("220 2.0.0 Ready to start TLS");
+    public static final byte[] STARTTLS_SYNTAX = ascii("501 5.5.4 Syntax: STARTTLS");
+    public static final byte[] TLS_ALREADY_ACTIVE = ascii("503 5.5.1 Error: TLS already active");
+    public static final byte[] TLS_REQUIRED = ascii("530 5.7.0 Must issue a STARTTLS command first");
+    public static final byte[] AUTH_REQUIRED = ascii("530 5.7.0 Authentication required");
+    public static final byte[] AUTH_NEEDS_TLS = ascii("538 5.7.11 Encryption required for requested authentication mechanism");
+    public static final byte[] AUTH_SYNTAX = ascii("501 5.5.4 Syntax: AUTH mechanism");
+    public static final byte[] AUTH_NEED_EHLO = ascii("503 5.5.1 Error: send EHLO first");
+    public static final byte[] AUTH_ALREADY = ascii("503 5.5.1 Error: already authenticated");
+    public static final byte[] AUTH_IN_TRANSACTION = ascii("503 5.5.1 Error: MAIL transaction in progress");
+    public static final byte[] AUTH_UNKNOWN_MECHANISM = ascii("504 5.5.4 Unrecognized authentication type");
+    public static final byte[] AUTH_PLAIN_CHALLENGE = ascii("334 ");
+    public static final byte[] AUTH_LOGIN_USERNAME = ascii("334 VXNlcm5hbWU6");
+    public static final byte[] AUTH_LOGIN_PASSWORD = ascii("334 UGFzc3dvcmQ6");
+    public static final byte[] AUTH_ABORTED = ascii("501 5.7.0 Authentication aborted");
+    public static final byte[] AUTH_BAD_RESPONSE = ascii("501 5.5.2 Cannot decode response");
+    public static final byte[] AUTH_LINE_TOO_LONG = ascii("500 5.5.6 Authentication exchange line is too long");
+    public static final byte[] AUTH_OK = ascii("235 2.7.0 Authentication successful");
+    public static final byte[] AUTH_FAILED = ascii("535 5.7.8 Authentication credentials invalid");
+    public static final byte[] AUTH_TEMPFAIL = ascii("454 4.7.0 Temporary authentication failure");
+
     private SmtpReplies()
     {
     }

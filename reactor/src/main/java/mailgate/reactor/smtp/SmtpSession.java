@@ -11,6 +11,13 @@
  * buffer. What is not consumed stays in the loop's buffer and is fed again later, so input after DATA
  * or BDAT is never read as commands before the 354 or the chunk decides what it is.
  *
+ * STARTTLS (RFC 3207) and AUTH PLAIN/LOGIN (RFC 4954) are protocol steps here; the encryption is the
+ * connection's. After "220 Ready to start TLS" the session takes no more commands: whatever the client
+ * pipelined behind STARTTLS is discarded unread (CVE-2011-0411), the connection is told through
+ * takeStartTls() to begin the handshake once the 220 is written, and onTlsStarted() then finds a session
+ * reset to before EHLO (RFC 3207 4.2). Password checks run on the authenticator's threads; the session
+ * parks meanwhile, as for a policy answer.
+ *
  * SECURITY
  * Only CR LF . CR LF ends DATA; a bare CR is data; a bare LF is normalised or refused (BareLfMode).
  * A line too long, bad characters, or too many errors end in the replies Postfix gives; after the
@@ -44,7 +51,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
 {
     enum State
     {
-        CONNECTING, COMMAND, DISCARD_LINE, DATA, BDAT, CLOSED
+        CONNECTING, COMMAND, DISCARD_LINE, DATA, BDAT, TLS_HANDSHAKE, AUTH_RESPONSE, CLOSED
     }
 
     private static final int PENDING_NONE = 0;
@@ -53,6 +60,12 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     private static final int PENDING_RCPT = 3;
     private static final int PENDING_MESSAGE = 4;
     private static final int PENDING_SPOOL = 5;
+    private static final int PENDING_AUTH = 6;
+
+    private static final int AUTH_PLAIN = 1;
+    private static final int AUTH_LOGIN_USER = 2;
+    private static final int AUTH_LOGIN_PASSWORD = 3;
+    private static final long AUTH_TIMEOUT_NS = 30_000_000_000L;
 
     private static final int D_LINE_START = 0;
     private static final int D_MID = 1;
@@ -110,6 +123,19 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     private long transactionStartNs;
     private SmtpCommand currentCommand = SmtpCommand.UNKNOWN;
 
+    private boolean startTlsPending;
+    private boolean connectAfterHandshake;
+    private boolean tlsActive;
+    private boolean injectionLogged;
+    private long handshakeDeadlineNs;
+    private String tlsProtocol;
+    private String tlsCipher;
+    private int authStep;
+    private String authMechanism;
+    private String authLoginUser;
+    private String authAttemptUser;
+    private String authUser;
+
     private String queueId;
     private int receivedLength;
     private boolean spoolOpen;
@@ -142,8 +168,27 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         final String clientAddress,
         final int clientPort)
     {
+        this(services, services.settings, out, host, clientAddress, clientPort);
+    }
+
+    /**
+     * @param services      what the loop's sessions share.
+     * @param settings      the settings of the listener the client came in on.
+     * @param out           the connection's reply buffer.
+     * @param host          the loop side, told when a parked session resumes.
+     * @param clientAddress client IP address as text.
+     * @param clientPort    client TCP port.
+     */
+    public SmtpSession(
+        final SessionServices services,
+        final SmtpSettings settings,
+        final ReplyBuffer out,
+        final SessionHost host,
+        final String clientAddress,
+        final int clientPort)
+    {
         this.services = services;
-        this.settings = services.settings;
+        this.settings = settings;
         this.counters = services.counters;
         this.out = out;
         this.host = host;
@@ -238,6 +283,22 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
                 case BDAT:
                     position = onBdat(in, position, end);
                     break;
+                case TLS_HANDSHAKE:
+                    // pipelined behind STARTTLS: never executed (CVE-2011-0411)
+                    onInputDiscarded(end - position);
+                    position = end;
+                    break;
+                case AUTH_RESPONSE:
+                {
+                    final int next = onAuthInput(in, position, end);
+                    if (next == position)
+                    {
+                        flushScratch();
+                        return position - offset;
+                    }
+                    position = next;
+                    break;
+                }
                 default:
                     return length;
             }
@@ -256,6 +317,17 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         this.nowNs = nowNs;
         if (closing)
         {
+            return;
+        }
+        if (State.TLS_HANDSHAKE == state)
+        {
+            if (nowNs - handshakeDeadlineNs > 0)
+            {
+                services.tlsCounters.handshakeTimeouts.incrementRelease();
+                services.mailLog.log("warning: TLS handshake timeout from [" + clientAddress + "]:" + clientPort);
+                close();
+                resume();
+            }
             return;
         }
         if (PENDING_NONE != pending && PENDING_SPOOL != pending && nowNs - pendingDeadlineNs > 0)
@@ -297,6 +369,13 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         draining = true;
         if (closing)
         {
+            return;
+        }
+        if (State.TLS_HANDSHAKE == state)
+        {
+            // nothing can be said in clear text in the middle of a handshake
+            close();
+            resume();
             return;
         }
         if (force || (PENDING_NONE == pending && !inTransaction && State.COMMAND == state) ||
@@ -355,6 +434,409 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     {
         return lastActivityNs;
     }
+
+    // ---------------------------------------------------------------------------------------------- TLS
+
+    /**
+     * The connection is implicit TLS (RFC 8314): the greeting waits for the handshake.
+     *
+     * @param nowNs loop clock.
+     */
+    public void onTlsConnect(final long nowNs)
+    {
+        this.nowNs = nowNs;
+        this.lastActivityNs = nowNs;
+        state = State.TLS_HANDSHAKE;
+        connectAfterHandshake = true;
+        handshakeDeadlineNs = nowNs + settings.handshakeTimeoutNs;
+    }
+
+    /**
+     * @return true once after STARTTLS was answered with 220: the connection starts the handshake as soon as
+     * the reply is written, and discards any input it still holds.
+     */
+    public boolean takeStartTls()
+    {
+        final boolean start = startTlsPending;
+        startTlsPending = false;
+        return start;
+    }
+
+    /**
+     * Input that arrived between STARTTLS and the handshake was thrown away.
+     *
+     * @param bytes how many.
+     */
+    public void onInputDiscarded(final int bytes)
+    {
+        if (bytes > 0 && !injectionLogged)
+        {
+            injectionLogged = true;
+            services.tlsCounters.starttlsInjections.incrementRelease();
+            services.mailLog.log("warning: [" + clientAddress + "]:" + clientPort + ": discarded " + bytes +
+                " octet(s) pipelined after STARTTLS (possible command injection, CVE-2011-0411)");
+        }
+    }
+
+    /**
+     * The handshake finished: the session is encrypted from here on.
+     *
+     * @param protocol e.g. TLSv1.3.
+     * @param cipher   the cipher suite.
+     * @param nowNs    loop clock.
+     */
+    public void onTlsStarted(final String protocol, final String cipher, final long nowNs)
+    {
+        this.nowNs = nowNs;
+        this.lastActivityNs = nowNs;
+        tlsActive = true;
+        tlsProtocol = protocol;
+        tlsCipher = cipher;
+        services.tlsCounters.handshakes.incrementRelease();
+        services.mailLog.log("TLS connection established from [" + clientAddress + "]:" + clientPort + ": " +
+            protocol + " with cipher " + cipher);
+        if (connectAfterHandshake)
+        {
+            connectAfterHandshake = false;
+            state = State.CONNECTING;
+            onConnect(nowNs);
+            return;
+        }
+        state = State.COMMAND;
+    }
+
+    /**
+     * The handshake failed; the connection closes.
+     *
+     * @param reason what JSSE said.
+     */
+    public void onTlsFailed(final String reason)
+    {
+        services.tlsCounters.handshakeFailures.incrementRelease();
+        services.mailLog.log("warning: TLS handshake failed from [" + clientAddress + "]:" + clientPort + ": " +
+            printable(reason, 200));
+        close();
+    }
+
+    /**
+     * @return true once TLS is active.
+     */
+    public boolean isTlsActive()
+    {
+        return tlsActive;
+    }
+
+    /**
+     * @return the authenticated user, or null.
+     */
+    public String authenticatedUser()
+    {
+        return authUser;
+    }
+
+    private void onStartTls(final boolean hasArg)
+    {
+        if (tlsActive)
+        {
+            reply(SmtpReplies.TLS_ALREADY_ACTIVE);
+            return;
+        }
+        if (!settings.startTls)
+        {
+            reply(SmtpReplies.NOT_IMPLEMENTED);
+            return;
+        }
+        if (hasArg)
+        {
+            reply(SmtpReplies.STARTTLS_SYNTAX);
+            return;
+        }
+        reply(SmtpReplies.READY_TO_START_TLS);
+        // RFC 3207 4.2: forget everything learnt in clear text
+        resetTransaction();
+        heloLength = 0;
+        extended = false;
+        authUser = null;
+        state = State.TLS_HANDSHAKE;
+        startTlsPending = true;
+        handshakeDeadlineNs = nowNs + settings.handshakeTimeoutNs;
+    }
+
+    // ---------------------------------------------------------------------------------------------- AUTH
+
+    private void onAuth(final UnsafeBuffer in, final int argStart, final int argEnd)
+    {
+        if (!settings.auth || null == services.authenticator)
+        {
+            reply(SmtpReplies.NOT_IMPLEMENTED);
+            return;
+        }
+        if (!tlsActive && !settings.authWithoutTls)
+        {
+            reply(SmtpReplies.AUTH_NEEDS_TLS);
+            return;
+        }
+        if (!extended)
+        {
+            reply(SmtpReplies.AUTH_NEED_EHLO);
+            return;
+        }
+        if (null != authUser)
+        {
+            reply(SmtpReplies.AUTH_ALREADY);
+            return;
+        }
+        if (inTransaction)
+        {
+            reply(SmtpReplies.AUTH_IN_TRANSACTION);
+            return;
+        }
+        int mechanismEnd = argStart;
+        while (mechanismEnd < argEnd && ' ' != in.getByte(mechanismEnd))
+        {
+            mechanismEnd++;
+        }
+        if (mechanismEnd == argStart)
+        {
+            reply(SmtpReplies.AUTH_SYNTAX);
+            return;
+        }
+        int responseStart = mechanismEnd;
+        while (responseStart < argEnd && ' ' == in.getByte(responseStart))
+        {
+            responseStart++;
+        }
+        final boolean hasInitial = responseStart < argEnd;
+        if (0 == Ascii.indexOfIgnoreCase(PLAIN, in, argStart, mechanismEnd) && 5 == mechanismEnd - argStart)
+        {
+            authMechanism = "PLAIN";
+            if (hasInitial)
+            {
+                onAuthResponse(AUTH_PLAIN, in, responseStart, argEnd);
+            }
+            else
+            {
+                awaitAuthResponse(AUTH_PLAIN, SmtpReplies.AUTH_PLAIN_CHALLENGE);
+            }
+        }
+        else if (0 == Ascii.indexOfIgnoreCase(LOGIN, in, argStart, mechanismEnd) && 5 == mechanismEnd - argStart)
+        {
+            authMechanism = "LOGIN";
+            if (hasInitial)
+            {
+                onAuthResponse(AUTH_LOGIN_USER, in, responseStart, argEnd);
+            }
+            else
+            {
+                awaitAuthResponse(AUTH_LOGIN_USER, SmtpReplies.AUTH_LOGIN_USERNAME);
+            }
+        }
+        else
+        {
+            reply(SmtpReplies.AUTH_UNKNOWN_MECHANISM);
+        }
+    }
+
+    private void awaitAuthResponse(final int step, final byte[] challenge)
+    {
+        authStep = step;
+        state = State.AUTH_RESPONSE;
+        reply(challenge);
+    }
+
+    private int onAuthInput(final UnsafeBuffer in, final int position, final int end)
+    {
+        final int searchEnd = Math.min(end, position + SmtpSettings.MAX_COMMAND_LINE);
+        final int lf = indexOfLf(in, position, searchEnd);
+        if (lf < 0)
+        {
+            if (searchEnd - position >= SmtpSettings.MAX_COMMAND_LINE)
+            {
+                endAuthExchange();
+                state = State.DISCARD_LINE;
+                return searchEnd;
+            }
+            return position;
+        }
+        final int lineEnd = lf > position && '\r' == in.getByte(lf - 1) ? lf - 1 : lf;
+        state = State.COMMAND;
+        if (1 == lineEnd - position && '*' == in.getByte(position))
+        {
+            endAuthExchange();
+            reply(SmtpReplies.AUTH_ABORTED);
+        }
+        else
+        {
+            onAuthResponse(authStep, in, position, lineEnd);
+        }
+        return lf + 1;
+    }
+
+    private void onAuthResponse(final int step, final UnsafeBuffer in, final int start, final int end)
+    {
+        final byte[] decoded;
+        if (1 == end - start && '=' == in.getByte(start))
+        {
+            decoded = new byte[0];
+        }
+        else
+        {
+            final byte[] text = new byte[end - start];
+            in.getBytes(start, text);
+            try
+            {
+                decoded = java.util.Base64.getDecoder().decode(text);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                endAuthExchange();
+                reply(SmtpReplies.AUTH_BAD_RESPONSE);
+                return;
+            }
+        }
+        switch (step)
+        {
+            case AUTH_PLAIN:
+            {
+                // RFC 4616: [authzid] NUL authcid NUL passwd
+                int first = -1;
+                int second = -1;
+                for (int i = 0; i < decoded.length; i++)
+                {
+                    if (0 == decoded[i])
+                    {
+                        if (first < 0)
+                        {
+                            first = i;
+                        }
+                        else if (second < 0)
+                        {
+                            second = i;
+                        }
+                        else
+                        {
+                            second = -1;
+                            break;
+                        }
+                    }
+                }
+                if (first < 0 || second < 0)
+                {
+                    endAuthExchange();
+                    reply(SmtpReplies.AUTH_BAD_RESPONSE);
+                    break;
+                }
+                final String authzid = new String(decoded, 0, first, StandardCharsets.UTF_8);
+                final String user = new String(decoded, first + 1, second - first - 1, StandardCharsets.UTF_8);
+                final char[] password = utf8Chars(decoded, second + 1, decoded.length - second - 1);
+                java.util.Arrays.fill(decoded, (byte)0);
+                if (!authzid.isEmpty() && !authzid.equals(user))
+                {
+                    // no proxy authorization: fail as a wrong password would
+                    java.util.Arrays.fill(password, '\0');
+                    authAttemptUser = user;
+                    onAuthFailed();
+                    break;
+                }
+                checkPassword(user, password);
+                break;
+            }
+            case AUTH_LOGIN_USER:
+                authLoginUser = new String(decoded, StandardCharsets.UTF_8);
+                awaitAuthResponse(AUTH_LOGIN_PASSWORD, SmtpReplies.AUTH_LOGIN_PASSWORD);
+                break;
+            default:
+            {
+                final char[] password = utf8Chars(decoded, 0, decoded.length);
+                java.util.Arrays.fill(decoded, (byte)0);
+                final String user = authLoginUser;
+                authLoginUser = null;
+                checkPassword(user, password);
+                break;
+            }
+        }
+    }
+
+    private void checkPassword(final String user, final char[] password)
+    {
+        authStep = 0;
+        state = State.COMMAND;
+        authAttemptUser = user;
+        pending = PENDING_AUTH;
+        pendingDeadlineNs = nowNs + Math.max(AUTH_TIMEOUT_NS, settings.policyTimeoutNs);
+        final long id = ++correlationId;
+        final SessionServices services = this.services;
+        services.authenticator.verify(user, password, (verified) -> services.post(() -> onAuthChecked(id, verified)));
+    }
+
+    /**
+     * A password check came back (on the loop thread).
+     */
+    private void onAuthChecked(final long id, final String verified)
+    {
+        if (State.CLOSED == state || PENDING_AUTH != pending || id != correlationId)
+        {
+            return;
+        }
+        pending = PENDING_NONE;
+        final String who = "[" + clientAddress + "]:" + clientPort;
+        if (Authenticator.BUSY.equals(verified))
+        {
+            services.mailLog.log("warning: " + who + ": SASL " + authMechanism + " not checked: authenticator busy");
+            reply(SmtpReplies.AUTH_TEMPFAIL);
+        }
+        else if (null != verified)
+        {
+            authUser = verified;
+            services.tlsCounters.authSuccesses.incrementRelease();
+            services.mailLog.log(who + ": sasl_method=" + authMechanism + ", sasl_username=" + verified);
+            reply(SmtpReplies.AUTH_OK);
+        }
+        else
+        {
+            onAuthFailed();
+        }
+        authAttemptUser = null;
+        resume();
+    }
+
+    private void onAuthFailed()
+    {
+        services.tlsCounters.authFailures.incrementRelease();
+        services.mailLog.log("warning: [" + clientAddress + "]:" + clientPort + ": SASL " + authMechanism +
+            " authentication failed for user " + printable(null == authAttemptUser ? "" : authAttemptUser, 64));
+        reply(SmtpReplies.AUTH_FAILED);
+    }
+
+    private void endAuthExchange()
+    {
+        authStep = 0;
+        authLoginUser = null;
+        state = State.COMMAND;
+    }
+
+    private static char[] utf8Chars(final byte[] bytes, final int offset, final int length)
+    {
+        final java.nio.CharBuffer chars = StandardCharsets.UTF_8.decode(ByteBuffer.wrap(bytes, offset, length));
+        final char[] result = new char[chars.remaining()];
+        chars.get(result);
+        java.util.Arrays.fill(chars.array(), '\0');
+        return result;
+    }
+
+    private static String printable(final String text, final int max)
+    {
+        final StringBuilder sb = new StringBuilder(Math.min(text.length(), max));
+        for (int i = 0; i < text.length() && i < max; i++)
+        {
+            final char c = text.charAt(i);
+            sb.append(c < ' ' || 127 == c ? '?' : c);
+        }
+        return sb.toString();
+    }
+
+    private static final String[] PLAIN = {"PLAIN"};
+    private static final String[] LOGIN = {"LOGIN"};
 
     // ---------------------------------------------------------------------------------------------- commands
 
@@ -466,11 +948,15 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
             case HELP:
                 reply(SmtpReplies.HELP);
                 break;
+            case STARTTLS:
+                onStartTls(hasArg);
+                break;
+            case AUTH:
+                onAuth(in, argStart, argEnd);
+                break;
             case EXPN:
             case ETRN:
             case TURN:
-            case STARTTLS:
-            case AUTH:
                 reply(SmtpReplies.NOT_IMPLEMENTED);
                 break;
             default:
@@ -491,7 +977,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         helo.putBytes(0, in, argStart, length);
         heloLength = length;
         extended = isEhlo;
-        reply(isEhlo ? settings.ehlo : settings.helo);
+        reply(isEhlo ? settings.ehlo(tlsActive) : settings.helo);
     }
 
     private void onMail(final UnsafeBuffer in, final int argStart, final int end)
@@ -504,6 +990,16 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         if (inTransaction)
         {
             reply(SmtpReplies.NESTED_MAIL);
+            return;
+        }
+        if (settings.requireTls && !tlsActive)
+        {
+            reply(SmtpReplies.TLS_REQUIRED);
+            return;
+        }
+        if (settings.requireAuth && null == authUser)
+        {
+            reply(SmtpReplies.AUTH_REQUIRED);
             return;
         }
         final byte[] error = parser.parseMail(in, argStart, end);
@@ -916,8 +1412,17 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
             .field("client-address", clientAddress)
             .field("client-port", clientPort)
             .field("helo", helo, 0, heloLength)
-            .field("protocol", protocol())
-            .lines(envelope, 0, envelopeLength);
+            .field("protocol", protocol());
+        if (null != authUser)
+        {
+            final byte[] user = authUser.getBytes(StandardCharsets.UTF_8);
+            format.field("auth", new UnsafeBuffer(user), 0, user.length);
+        }
+        if (tlsActive)
+        {
+            format.field("tls", tlsProtocol + " " + tlsCipher);
+        }
+        format.lines(envelope, 0, envelopeLength);
         final int length = format.end();
         final ByteBuffer bytes = services.envelopeBuffer.byteBuffer();
         bytes.limit(length).position(0);
@@ -945,7 +1450,16 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         final StringBuilder sb = new StringBuilder(256);
         sb.append("Received: from ").append(helo.getStringWithoutLengthUtf8(0, heloLength))
             .append(" ([").append(clientAddress.indexOf(':') >= 0 ? "IPv6:" : "").append(clientAddress)
-            .append("])\r\n\tby ").append(settings.hostname).append(" (mailgate) with ").append(protocol())
+            .append("])\r\n\t");
+        if (tlsActive)
+        {
+            sb.append("(using ").append(tlsProtocol).append(" with cipher ").append(tlsCipher).append(")\r\n\t");
+        }
+        if (null != authUser)
+        {
+            sb.append("(Authenticated sender: ").append(authUser).append(")\r\n\t");
+        }
+        sb.append("by ").append(settings.hostname).append(" (mailgate) with ").append(protocol())
             .append(" id ").append(queueId);
         if (1 == recipients)
         {
@@ -981,11 +1495,17 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
 
     private String protocol()
     {
-        if (smtpUtf8 && inTransaction)
+        // RFC 3848 and RFC 6531: S for TLS, A for AUTH
+        final String base = smtpUtf8 && inTransaction ? "UTF8SMTP" : extended ? "ESMTP" : "SMTP";
+        if (!extended)
         {
-            return "UTF8SMTP";
+            return base;
         }
-        return extended ? "ESMTP" : "SMTP";
+        if (tlsActive)
+        {
+            return null != authUser ? base + "SA" : base + "S";
+        }
+        return null != authUser ? base + "A" : base;
     }
 
     private void onEndOfMessage()
@@ -1028,18 +1548,17 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         if (PolicyQuery.Kind.MAIL_FROM == queryKind || PolicyQuery.Kind.RCPT_TO == queryKind)
         {
             query.address(envelope, pendingLineStart + MAIL_LINE.length, parser.addressLength());
+            if (PolicyQuery.Kind.RCPT_TO == queryKind)
+            {
+                query.sender(envelope, MAIL_LINE.length, senderLength());
+            }
         }
         else if (PolicyQuery.Kind.MESSAGE == queryKind)
         {
             query.message(queueId, spoolFile.messageSize()).messageDetails(spoolFile.checksum(), recipients);
             // the sender, for the filter's envelope summary ("mail: <" starts the envelope)
-            int senderEnd = MAIL_LINE.length;
-            while (senderEnd < mailLineEnd && ('>' != envelope.getByte(senderEnd) ||
-                isInsideQuotes(MAIL_LINE.length, senderEnd)))
-            {
-                senderEnd++;
-            }
-            query.address(envelope, MAIL_LINE.length, senderEnd - MAIL_LINE.length);
+            query.address(envelope, MAIL_LINE.length, senderLength());
+            query.sender(envelope, MAIL_LINE.length, senderLength());
         }
         counters.policyQueries.incrementRelease();
         inPolicyCall = true;
@@ -1070,7 +1589,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     public void onPolicyAnswer(final long correlationId, final byte[] rejectReply)
     {
         if (correlationId != this.correlationId || PENDING_NONE == pending || PENDING_SPOOL == pending ||
-            State.CLOSED == state)
+            PENDING_AUTH == pending || State.CLOSED == state)
         {
             return;
         }
@@ -1256,6 +1775,17 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     private static final String[] ORCPT = {"ORCPT="};
     private static final byte[] HEX_UPPER = "0123456789ABCDEF".getBytes(StandardCharsets.US_ASCII);
 
+    private int senderLength()
+    {
+        int senderEnd = MAIL_LINE.length;
+        while (senderEnd < mailLineEnd && ('>' != envelope.getByte(senderEnd) ||
+            isInsideQuotes(MAIL_LINE.length, senderEnd)))
+        {
+            senderEnd++;
+        }
+        return senderEnd - MAIL_LINE.length;
+    }
+
     private void onPolicyTimeout()
     {
         final int kind = pending;
@@ -1270,6 +1800,9 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
                 break;
             case PENDING_MESSAGE:
                 refuseMessage(SmtpReplies.TEMPFAIL, "policy timeout");
+                break;
+            case PENDING_AUTH:
+                reply(SmtpReplies.AUTH_TEMPFAIL);
                 break;
             default:
                 reply(SmtpReplies.TEMPFAIL);

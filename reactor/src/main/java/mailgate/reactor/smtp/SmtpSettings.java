@@ -1,6 +1,9 @@
 package mailgate.reactor.smtp;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -12,6 +15,9 @@ public final class SmtpSettings
     public static final int MAX_COMMAND_LINE = 512;
     /** RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including CR LF. */
     public static final int MAX_TEXT_LINE = 1000;
+    /** Every EHLO keyword a listener can offer, in the order the EHLO reply lists them. */
+    public static final List<String> EXTENSIONS = List.of("PIPELINING", "SIZE", "STARTTLS", "AUTH",
+        "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "BINARYMIME", "CHUNKING");
 
     final String hostname;
     final long maxMessageSize;
@@ -29,6 +35,15 @@ public final class SmtpSettings
     final byte[] timeout;
     final byte[] shuttingDown;
     final byte[] earlyTalker;
+    final Set<String> extensions;
+    final boolean startTls;
+    final boolean implicitTls;
+    final boolean auth;
+    final boolean authWithoutTls;
+    final boolean requireTls;
+    final boolean requireAuth;
+    final long handshakeTimeoutNs;
+    final byte[] ehloTls;
 
     /**
      * @param hostname        name in greeting, EHLO and Received headers.
@@ -76,6 +91,149 @@ public final class SmtpSettings
         this.timeout = SmtpReplies.ascii("421 4.4.2 " + hostname + " Error: timeout exceeded");
         this.shuttingDown = SmtpReplies.ascii("421 4.3.2 " + hostname + " Service shutting down");
         this.earlyTalker = SmtpReplies.ascii("554 5.5.1 " + hostname + " Error: protocol error: talking before the greeting");
+        this.extensions = Set.copyOf(EXTENSIONS);
+        this.startTls = false;
+        this.implicitTls = false;
+        this.auth = false;
+        this.authWithoutTls = false;
+        this.requireTls = false;
+        this.requireAuth = false;
+        this.handshakeTimeoutNs = TimeUnit.SECONDS.toNanos(10);
+        this.ehloTls = this.ehlo;
+    }
+
+    private SmtpSettings(
+        final SmtpSettings base,
+        final Set<String> extensions,
+        final boolean startTls,
+        final boolean implicitTls,
+        final boolean auth,
+        final boolean authWithoutTls,
+        final boolean requireTls,
+        final boolean requireAuth,
+        final long handshakeTimeoutNs)
+    {
+        this.hostname = base.hostname;
+        this.maxMessageSize = base.maxMessageSize;
+        this.maxRecipients = base.maxRecipients;
+        this.hardErrorLimit = base.hardErrorLimit;
+        this.commandTimeoutNs = base.commandTimeoutNs;
+        this.dataTimeoutNs = base.dataTimeoutNs;
+        this.greetPauseNs = base.greetPauseNs;
+        this.policyTimeoutNs = base.policyTimeoutNs;
+        this.bareLfMode = base.bareLfMode;
+        this.greeting = base.greeting;
+        this.helo = base.helo;
+        this.tooManyErrors = base.tooManyErrors;
+        this.timeout = base.timeout;
+        this.shuttingDown = base.shuttingDown;
+        this.earlyTalker = base.earlyTalker;
+        this.extensions = Set.copyOf(extensions);
+        this.startTls = startTls && extensions.contains("STARTTLS") && !implicitTls;
+        this.implicitTls = implicitTls;
+        this.auth = auth && extensions.contains("AUTH");
+        this.authWithoutTls = authWithoutTls;
+        this.requireTls = requireTls && !implicitTls;
+        this.requireAuth = requireAuth;
+        this.handshakeTimeoutNs = handshakeTimeoutNs;
+        this.ehlo = buildEhlo(implicitTls);
+        this.ehloTls = buildEhlo(true);
+    }
+
+    /**
+     * The settings of one listener: these limits, with its own extensions and TLS and AUTH rules.
+     *
+     * @param extensions         EHLO keywords to offer (of {@link #EXTENSIONS}); STARTTLS and AUTH are also
+     *                           refused (502) when not offered, the others are only left out of the EHLO reply.
+     * @param tlsAvailable       a certificate is loaded, so STARTTLS can be offered.
+     * @param implicitTls        the listener is TLS from the first byte (RFC 8314).
+     * @param authAvailable      a password file is loaded, so AUTH can be offered.
+     * @param authWithoutTls     offer AUTH before TLS too.
+     * @param requireTls         MAIL needs TLS first (530 5.7.0).
+     * @param requireAuth        MAIL needs AUTH first (530 5.7.0), the submission rule.
+     * @param handshakeTimeoutMs longest TLS handshake.
+     * @return the listener's settings.
+     */
+    public SmtpSettings forListener(
+        final Set<String> extensions,
+        final boolean tlsAvailable,
+        final boolean implicitTls,
+        final boolean authAvailable,
+        final boolean authWithoutTls,
+        final boolean requireTls,
+        final boolean requireAuth,
+        final long handshakeTimeoutMs)
+    {
+        for (final String extension : extensions)
+        {
+            if (!EXTENSIONS.contains(extension.toUpperCase(Locale.ROOT)))
+            {
+                throw new IllegalArgumentException("unknown extension " + extension);
+            }
+        }
+        return new SmtpSettings(this, extensions, tlsAvailable, implicitTls, authAvailable, authWithoutTls, requireTls,
+            requireAuth, TimeUnit.MILLISECONDS.toNanos(handshakeTimeoutMs));
+    }
+
+    private byte[] buildEhlo(final boolean tlsActive)
+    {
+        final StringBuilder sb = new StringBuilder(256).append("250-").append(hostname).append("\r\n");
+        for (final String extension : EXTENSIONS)
+        {
+            if (!extensions.contains(extension))
+            {
+                continue;
+            }
+            switch (extension)
+            {
+                case "SIZE":
+                    sb.append("250-SIZE ").append(maxMessageSize).append("\r\n");
+                    break;
+                case "STARTTLS":
+                    if (startTls && !tlsActive)
+                    {
+                        sb.append("250-STARTTLS\r\n");
+                    }
+                    break;
+                case "AUTH":
+                    if (auth && (tlsActive || authWithoutTls))
+                    {
+                        sb.append("250-AUTH PLAIN LOGIN\r\n");
+                    }
+                    break;
+                default:
+                    sb.append("250-").append(extension).append("\r\n");
+                    break;
+            }
+        }
+        final int previousEnd = sb.lastIndexOf("\r\n", sb.length() - 3);
+        final int lastLine = previousEnd < 0 ? 0 : previousEnd + 2;
+        sb.setCharAt(lastLine + 3, ' ');
+        return sb.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * @param tlsActive whether the session is encrypted.
+     * @return the EHLO reply for that state.
+     */
+    byte[] ehlo(final boolean tlsActive)
+    {
+        return tlsActive ? ehloTls : ehlo;
+    }
+
+    public boolean isImplicitTls()
+    {
+        return implicitTls;
+    }
+
+    public boolean offersStartTls()
+    {
+        return startTls;
+    }
+
+    public boolean offersAuth()
+    {
+        return auth;
     }
 
     public String hostname()

@@ -25,6 +25,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -44,6 +46,7 @@ public final class Spool implements AutoCloseable
     private final FileChannel lockChannel;
     private final SpoolSyncer syncer;
     private final int recoveredTmpFiles;
+    private final List<String> corruptFiles = new ArrayList<>();
 
     /**
      * Open (creating as needed) the spool under root and clean tmp/.
@@ -70,6 +73,9 @@ public final class Spool implements AutoCloseable
             this.queueDirChannel = FileChannel.open(queueDir, StandardOpenOption.READ);
             this.quarantineDirChannel = FileChannel.open(quarantineDir, StandardOpenOption.READ);
             this.recoveredTmpFiles = removeTmpFiles();
+            final Path corrupt = RendezvousDirectory.ensure(this.root.resolve("corrupt"), "spool corrupt");
+            corruptFiles.addAll(SpoolVerifier.verifyAll(queueDir, corrupt));
+            corruptFiles.addAll(SpoolVerifier.verifyAll(quarantineDir, corrupt));
         }
         catch (final IOException ex)
         {
@@ -112,6 +118,15 @@ public final class Spool implements AutoCloseable
     public int recoveredTmpFiles()
     {
         return recoveredTmpFiles;
+    }
+
+    /**
+     * @return queue ids of incomplete files found in queue/ or quarantine/ at start and moved to corrupt/
+     *         (left by an operating-system crash during a group commit; their clients got no 250).
+     */
+    public List<String> corruptFiles()
+    {
+        return corruptFiles;
     }
 
     /**

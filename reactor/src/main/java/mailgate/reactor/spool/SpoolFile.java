@@ -39,6 +39,7 @@ public final class SpoolFile
     private IOException failure;
     private long messageStart;
     private boolean quarantined;
+    private boolean moved;
     private long commitStartNs;
     private long durableNs;
 
@@ -198,12 +199,13 @@ public final class SpoolFile
     /** Syncer thread: close, and if durable rename into queue/. */
     void moveToQueue()
     {
-        closeQuietly();
         if (null == failure)
         {
             try
             {
+                // the descriptor stays open: the data fsync that follows goes through it
                 Files.move(tmpPath, targetDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
+                moved = true;
             }
             catch (final IOException ex)
             {
@@ -214,6 +216,24 @@ public final class SpoolFile
         {
             discard();
         }
+    }
+
+    /** Syncer thread: after the data and directory fsyncs, close; remove a queue entry that is not durable. */
+    void closeAfterSync()
+    {
+        closeQuietly();
+        if (null != failure && moved)
+        {
+            try
+            {
+                Files.deleteIfExists(targetDir().resolve(id));
+            }
+            catch (final IOException ignore)
+            {
+                // start-up verification moves an incomplete file out of queue/
+            }
+        }
+        moved = false;
     }
 
     /** Syncer thread: the queue directory fsync failed after the rename. */

@@ -154,33 +154,24 @@ public final class SpoolSyncer implements Agent, AutoCloseable
         {
             return 0;
         }
-        syncData();
-        for (int i = 0; i < count; i++)
-        {
-            batch.get(i).moveToQueue();
-        }
+        // rename first, then every data fsync and the directory fsync at once: ext4 folds them into one journal
+        // commit, so a batch waits for one disk flush, not two in a row. Until they all return nobody gets a 250;
+        // an OS crash in between can leave an incomplete file in queue/, which start-up verification removes.
         boolean quarantined = false;
         for (int i = 0; i < count; i++)
         {
+            batch.get(i).moveToQueue();
             quarantined |= batch.get(i).isQuarantined();
         }
-        try
+        final IOException dirFailure = syncAll(quarantined);
+        for (int i = 0; i < count; i++)
         {
-            spool.syncQueueDir();
-            if (quarantined)
+            final SpoolFile file = batch.get(i);
+            if (null != dirFailure && null == file.failure())
             {
-                spool.syncQuarantineDir();
+                file.failAfterMove(dirFailure);
             }
-        }
-        catch (final IOException ex)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                if (null == batch.get(i).failure())
-                {
-                    batch.get(i).failAfterMove(ex);
-                }
-            }
+            file.closeAfterSync();
         }
         final long nowNs = System.nanoTime();
         int failed = 0;
@@ -200,21 +191,80 @@ public final class SpoolSyncer implements Agent, AutoCloseable
         return count;
     }
 
-    private void syncData()
+    private IOException syncAll(final boolean quarantined)
     {
         final int count = batch.size();
-        if (null == fsyncPool || 1 == count)
+        IOException dirFailure = null;
+        if (null == fsyncPool)
         {
             for (int i = 0; i < count; i++)
             {
                 batch.get(i).syncData();
             }
-            return;
+            try
+            {
+                spool.syncQueueDir();
+                if (quarantined)
+                {
+                    spool.syncQuarantineDir();
+                }
+            }
+            catch (final IOException ex)
+            {
+                dirFailure = ex;
+            }
+            return dirFailure;
         }
+        final Future<IOException> queueDir = fsyncPool.submit(() -> syncDir(false));
+        final Future<IOException> quarantineDir = quarantined ? fsyncPool.submit(() -> syncDir(true)) : null;
         for (int i = 0; i < count; i++)
         {
             syncs.add(fsyncPool.submit(batch.get(i)::syncData));
         }
+        awaitSyncs();
+        try
+        {
+            dirFailure = queueDir.get();
+            if (null == dirFailure && null != quarantineDir)
+            {
+                dirFailure = quarantineDir.get();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            dirFailure = new IOException("interrupted while syncing the queue directory");
+        }
+        catch (final ExecutionException ex)
+        {
+            dirFailure = new IOException(ex.getCause());
+        }
+        return dirFailure;
+    }
+
+    private IOException syncDir(final boolean quarantine)
+    {
+        try
+        {
+            if (quarantine)
+            {
+                spool.syncQuarantineDir();
+            }
+            else
+            {
+                spool.syncQueueDir();
+            }
+            return null;
+        }
+        catch (final IOException ex)
+        {
+            return ex;
+        }
+    }
+
+    private void awaitSyncs()
+    {
+        final int count = syncs.size();
         for (int i = 0; i < count; i++)
         {
             try
