@@ -20,6 +20,7 @@ import mailgate.ipc.ChallengeResponder;
 import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
+import mailgate.ipc.FileReloader;
 import mailgate.ipc.ShutdownSignal;
 import mailgate.ipc.codecs.Role;
 import mailgate.reactor.ConfigException;
@@ -92,9 +93,16 @@ public final class FilterMain
             rules::get, stages, new SpoolReference(settings.spoolRoot()), counters);
         final FilterAgent agent = new FilterAgent(aeron, pool, new ChallengeResponder(new SecretMac(secret),
             Role.FILTER), counters, new SystemNanoClock());
-        final RulesReloader reloader = new RulesReloader(settings.rules(), rules, counters);
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), (signal) -> reloader.requestReload());
-        reloader.start();
+        final Path rulesFile = settings.rules();
+        final FileReloader reloader = new FileReloader("mailgate-filter-reload",
+            () -> null == rulesFile ? 0 : FilterRules.lastModified(rulesFile),
+            () ->
+            {
+                if (null != rulesFile)
+                {
+                    reload(rulesFile, rules, counters);
+                }
+            }).startWithSighup();
         final AgentRunner runner = new AgentRunner(
             new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)),
             (t) -> System.err.println("mailgate filter: " + t), null, agent);
@@ -122,81 +130,21 @@ public final class FilterMain
         return stages;
     }
 
-    /**
-     * Reloads the rules on request (SIGHUP) or when the file changed; keeps the old ones on error.
-     */
-    static final class RulesReloader extends Thread implements AutoCloseable
+    private static void reload(
+        final Path file, final AtomicReference<FilterRules> rules, final FilterCounters counters)
     {
-        private final Path file;
-        private final AtomicReference<FilterRules> rules;
-        private final FilterCounters counters;
-        private volatile boolean reloadRequested;
-        private volatile boolean running = true;
-        private long lastModified;
-
-        RulesReloader(final Path file, final AtomicReference<FilterRules> rules, final FilterCounters counters)
+        try
         {
-            super("mailgate-filter-reload");
-            setDaemon(true);
-            this.file = file;
-            this.rules = rules;
-            this.counters = counters;
-            this.lastModified = null == file ? 0 : FilterRules.lastModified(file);
+            final FilterRules fresh = FilterRules.load(file);
+            rules.set(fresh);
+            counters.reloads.increment();
+            System.err.println(Instant.now() + " mailgate filter: rules reloaded: " + fresh);
         }
-
-        void requestReload()
+        catch (final ConfigException ex)
         {
-            reloadRequested = true;
-            interrupt();
-        }
-
-        public void run()
-        {
-            while (running)
-            {
-                try
-                {
-                    Thread.sleep(1000);
-                }
-                catch (final InterruptedException ignore)
-                {
-                    // woken by SIGHUP or close
-                }
-                if (null == file || !running)
-                {
-                    continue;
-                }
-                final long modified = FilterRules.lastModified(file);
-                if (reloadRequested || modified != lastModified)
-                {
-                    reloadRequested = false;
-                    lastModified = modified;
-                    reload();
-                }
-            }
-        }
-
-        void reload()
-        {
-            try
-            {
-                final FilterRules fresh = FilterRules.load(file);
-                rules.set(fresh);
-                counters.reloads.increment();
-                System.err.println(Instant.now() + " mailgate filter: rules reloaded: " + fresh);
-            }
-            catch (final ConfigException ex)
-            {
-                counters.reloadFailures.increment();
-                System.err.println(Instant.now() + " mailgate filter: reload refused, old rules stay: " +
-                    ex.getMessage());
-            }
-        }
-
-        public void close()
-        {
-            running = false;
-            interrupt();
+            counters.reloadFailures.increment();
+            System.err.println(Instant.now() + " mailgate filter: reload refused, old rules stay: " +
+                ex.getMessage());
         }
     }
 }

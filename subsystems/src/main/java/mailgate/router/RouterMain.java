@@ -15,6 +15,7 @@ package mailgate.router;
 
 import io.aeron.Aeron;
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.FileReloader;
 import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
@@ -82,9 +83,15 @@ public final class RouterMain
             aeron, new Router(tables), new ChallengeResponder(new SecretMac(secret), Role.ROUTER));
         final AtomicCounter reloads = aeron.addCounter(RouterCounters.RELOADS, "router table reloads");
         final AtomicCounter reloadFailures = aeron.addCounter(RouterCounters.RELOAD_FAILURES, "router reload failures");
-        final TableReloader reloader = new TableReloader(tableDir, tables, reloads, reloadFailures);
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), (signal) -> reloader.requestReload());
-        reloader.start();
+        final FileReloader reloader = new FileReloader("mailgate-router-reload",
+            () -> null == tableDir ? 0 : RouterTables.lastModified(tableDir),
+            () ->
+            {
+                if (null != tableDir)
+                {
+                    reload(tableDir, tables, reloads, reloadFailures);
+                }
+            }).startWithSighup();
         final AgentRunner runner = new AgentRunner(
             // park at most 100 us: an idle router answers a lone RCPT in ~0.1 ms, not ~1 ms (benchmarks/JMH.md)
             new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(50), TimeUnit.MICROSECONDS.toNanos(100)),
@@ -99,82 +106,24 @@ public final class RouterMain
         System.exit(0);
     }
 
-    /**
-     * Reloads the tables on request (SIGHUP) or when a file changed; keeps the old ones on error.
-     */
-    static final class TableReloader extends Thread implements AutoCloseable
+    private static void reload(
+        final Path dir,
+        final AtomicReference<RouterTables> tables,
+        final AtomicCounter reloads,
+        final AtomicCounter failures)
     {
-        private final Path dir;
-        private final AtomicReference<RouterTables> tables;
-        private final AtomicCounter reloads;
-        private final AtomicCounter failures;
-        private volatile boolean reloadRequested;
-        private volatile boolean running = true;
-        private long lastModified;
-
-        TableReloader(
-            final Path dir,
-            final AtomicReference<RouterTables> tables,
-            final AtomicCounter reloads,
-            final AtomicCounter failures)
+        try
         {
-            super("mailgate-router-reload");
-            setDaemon(true);
-            this.dir = dir;
-            this.tables = tables;
-            this.reloads = reloads;
-            this.failures = failures;
-            this.lastModified = null == dir ? 0 : RouterTables.lastModified(dir);
+            final RouterTables fresh = RouterTables.load(dir);
+            tables.set(fresh);
+            reloads.increment();
+            System.err.println(Instant.now() + " mailgate router: tables reloaded: " + fresh);
         }
-
-        void requestReload()
+        catch (final ConfigException ex)
         {
-            reloadRequested = true;
-            interrupt();
-        }
-
-        public void run()
-        {
-            while (running)
-            {
-                try
-                {
-                    Thread.sleep(1000);
-                }
-                catch (final InterruptedException ignore)
-                {
-                    // woken by SIGHUP or close
-                }
-                if (null == dir || !running)
-                {
-                    continue;
-                }
-                final long modified = RouterTables.lastModified(dir);
-                if (reloadRequested || modified != lastModified)
-                {
-                    reloadRequested = false;
-                    lastModified = modified;
-                    try
-                    {
-                        final RouterTables fresh = RouterTables.load(dir);
-                        tables.set(fresh);
-                        reloads.increment();
-                        System.err.println(Instant.now() + " mailgate router: tables reloaded: " + fresh);
-                    }
-                    catch (final ConfigException ex)
-                    {
-                        failures.increment();
-                        System.err.println(Instant.now() + " mailgate router: reload refused, old tables stay: " +
-                            ex.getMessage());
-                    }
-                }
-            }
-        }
-
-        public void close()
-        {
-            running = false;
-            interrupt();
+            failures.increment();
+            System.err.println(Instant.now() + " mailgate router: reload refused, old tables stay: " +
+                ex.getMessage());
         }
     }
 }
