@@ -77,6 +77,10 @@ public final class SupervisorMain
         }
         final Child router = new Child("router", "mailgate.router.RouterMain", passThrough);
         final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough);
+        final String rateConfig = config.get(SmtpdConfig.RATE_CONFIG);
+        // the rate role replicates this host's counters to the cluster; smtpd counts in the shared file itself
+        final Child rate = rateConfig.isEmpty() ? null :
+            new Child("rate", "mailgate.rate.RateMain", List.of("--config", rateConfig));
         final List<String> smtpdArgs = new ArrayList<>(passThrough);
         smtpdArgs.add("--set");
         smtpdArgs.add(SmtpdConfig.ROUTER_MODE + "=aeron");
@@ -96,6 +100,10 @@ public final class SupervisorMain
             smtpd.stop(TimeUnit.MILLISECONDS.toMillis(config.getLong(SmtpdConfig.SHUTDOWN_GRACE)) + 10_000);
             router.stop(10_000);
             filter.stop(10_000);
+            if (null != rate)
+            {
+                rate.stop(10_000);
+            }
             driver.close();
             stopped.countDown();
         }, "mailgate-supervisor-stop").start();
@@ -105,6 +113,10 @@ public final class SupervisorMain
             driver.aeronDirectoryName() + ")");
         router.start();
         filter.start();
+        if (null != rate)
+        {
+            rate.start();
+        }
         smtpd.start();
         try
         {
