@@ -46,6 +46,21 @@ public final class RateGate implements PolicyGate
         return limiter.onMessage(clientAddress, domainOf(sender), bytes, nowMs);
     }
 
+    public byte[] onAuthFailure(final String clientAddress, final String user, final long nowMs)
+    {
+        return limiter.onAuthFailure(clientAddress, user, nowMs);
+    }
+
+    public void onProtocolError(final String clientAddress, final long nowMs)
+    {
+        limiter.onProtocolError(clientAddress, nowMs);
+    }
+
+    public void onRejectedRecipient(final String clientAddress, final long nowMs)
+    {
+        limiter.onRejectedRecipient(clientAddress, nowMs);
+    }
+
     public void close()
     {
         limiter.close();

@@ -91,4 +91,32 @@ class RateSmtpdTest
             assertEquals(2 * PER_DAEMON - LIMIT, refused.get());
         }
     }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void protocolErrorsAndRejectedRecipientsAreCountedFromTheSession() throws Exception
+    {
+        final Path rateDir = Files.createDirectory(tmp.resolve("rate2"));
+        Files.setPosixFilePermissions(rateDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        final Path policy = tmp.resolve("rate2.policy");
+        Files.writeString(policy, "protocol-errors client-ip 5/1m 421 4.7.0 Too many errors from you\n",
+            StandardCharsets.US_ASCII);
+        final Path config = tmp.resolve("rate2.conf");
+        Files.writeString(config, "rate.node-id = 0\nrate.map-file = " + rateDir.resolve("counters") +
+            "\nrate.max-entries = 1000\nrate.policy-file = " + policy + "\n", StandardCharsets.US_ASCII);
+        try (DaemonProcess daemon = DaemonProcess.start(tmp.resolve("c/spool"), "--set", "rate.config=" + config))
+        {
+            try (SmtpClient client = SmtpClient.open(daemon.port(), 10_000))
+            {
+                assertEquals("250 2.1.0 Ok", client.command("MAIL FROM:<a@example.test>"), "below the limit");
+                client.command("RSET");
+                for (int i = 0; i < 6; i++)
+                {
+                    assertTrue(client.command("BOGUS").startsWith("500 5.5.1"));
+                }
+                assertEquals("421 4.7.0 Too many errors from you", client.command("MAIL FROM:<a@example.test>"),
+                    "protocol errors counted by the session reach the rate tracker");
+            }
+        }
+    }
 }

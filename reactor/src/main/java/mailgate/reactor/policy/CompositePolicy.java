@@ -39,6 +39,21 @@ public final class CompositePolicy implements SmtpPolicy
         message.onMessage(query);
     }
 
+    public byte[] onAuthFailure(final String clientAddress, final String user, final long nowMs)
+    {
+        return envelope.onAuthFailure(clientAddress, user, nowMs);
+    }
+
+    public void onProtocolError(final String clientAddress, final long nowMs)
+    {
+        envelope.onProtocolError(clientAddress, nowMs);
+    }
+
+    public void onRejectedRecipient(final String clientAddress, final long nowMs)
+    {
+        envelope.onRejectedRecipient(clientAddress, nowMs);
+    }
+
     public int doWork(final long nowNs)
     {
         return envelope.doWork(nowNs) + message.doWork(nowNs);

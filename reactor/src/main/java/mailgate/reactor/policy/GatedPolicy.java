@@ -71,6 +71,24 @@ public final class GatedPolicy implements SmtpPolicy
         }
     }
 
+    public byte[] onAuthFailure(final String clientAddress, final String user, final long nowMs)
+    {
+        final byte[] refusal = gate.onAuthFailure(clientAddress, user, nowMs);
+        return null != refusal ? refusal : inner.onAuthFailure(clientAddress, user, nowMs);
+    }
+
+    public void onProtocolError(final String clientAddress, final long nowMs)
+    {
+        gate.onProtocolError(clientAddress, nowMs);
+        inner.onProtocolError(clientAddress, nowMs);
+    }
+
+    public void onRejectedRecipient(final String clientAddress, final long nowMs)
+    {
+        gate.onRejectedRecipient(clientAddress, nowMs);
+        inner.onRejectedRecipient(clientAddress, nowMs);
+    }
+
     public int doWork(final long nowNs)
     {
         return inner.doWork(nowNs);

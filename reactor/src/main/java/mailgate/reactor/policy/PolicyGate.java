@@ -43,6 +43,33 @@ public interface PolicyGate extends AutoCloseable
     byte[] onMessage(String clientAddress, DirectBuffer sender, long bytes, long nowMs);
 
     /**
+     * @param clientAddress client IP literal.
+     * @param user          the user name tried.
+     * @param nowMs         wall clock.
+     * @return null, or a reply to send instead of 535 (then the session closes).
+     */
+    default byte[] onAuthFailure(final String clientAddress, final String user, final long nowMs)
+    {
+        return null;
+    }
+
+    /**
+     * @param clientAddress client IP literal.
+     * @param nowMs         wall clock.
+     */
+    default void onProtocolError(final String clientAddress, final long nowMs)
+    {
+    }
+
+    /**
+     * @param clientAddress client IP literal.
+     * @param nowMs         wall clock.
+     */
+    default void onRejectedRecipient(final String clientAddress, final long nowMs)
+    {
+    }
+
+    /**
      * Release the gate's resources.
      */
     void close();

@@ -51,6 +51,39 @@ public interface SmtpPolicy
     }
 
     /**
+     * An AUTH attempt failed (counted by a rate tracker).
+     *
+     * @param clientAddress client IP literal.
+     * @param user          the user name tried.
+     * @param nowMs         wall clock.
+     * @return null to answer 535 as usual, or a reply to send instead (the session then closes).
+     */
+    default byte[] onAuthFailure(final String clientAddress, final String user, final long nowMs)
+    {
+        return null;
+    }
+
+    /**
+     * A command got a protocol error reply (5.5.x: syntax, sequence, unknown command).
+     *
+     * @param clientAddress client IP literal.
+     * @param nowMs         wall clock.
+     */
+    default void onProtocolError(final String clientAddress, final long nowMs)
+    {
+    }
+
+    /**
+     * A recipient was refused by the policy (unknown user, relay denied).
+     *
+     * @param clientAddress client IP literal.
+     * @param nowMs         wall clock.
+     */
+    default void onRejectedRecipient(final String clientAddress, final long nowMs)
+    {
+    }
+
+    /**
      * @return true while answers are outstanding that only polling will bring (the loop then idles briefly
      *         instead of blocking in its selector).
      */

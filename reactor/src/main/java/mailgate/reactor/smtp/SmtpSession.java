@@ -805,6 +805,14 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         services.tlsCounters.authFailures.incrementRelease();
         services.mailLog.log("warning: [" + clientAddress + "]:" + clientPort + ": SASL " + authMechanism +
             " authentication failed for user " + printable(null == authAttemptUser ? "" : authAttemptUser, 64));
+        final byte[] limited = services.policy.onAuthFailure(
+            clientAddress, null == authAttemptUser ? "" : authAttemptUser, System.currentTimeMillis());
+        if (null != limited)
+        {
+            reply(limited);
+            close();
+            return;
+        }
         reply(SmtpReplies.AUTH_FAILED);
     }
 
@@ -1635,6 +1643,10 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
                 if (null != rejectReply)
                 {
                     rejectedRecipients++;
+                    if ('5' == rejectReply[0])
+                    {
+                        services.policy.onRejectedRecipient(clientAddress, System.currentTimeMillis());
+                    }
                     reply(rejectReply);
                 }
                 else
@@ -1914,6 +1926,11 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         counters.onReply(code);
         if ('4' == code || '5' == code)
         {
+            if (reply.length > 8 && '5' == reply[4] && '5' == reply[6])
+            {
+                // "5.5.x": syntax, sequence or unknown command - what a rate tracker counts as protocol errors
+                services.policy.onProtocolError(clientAddress, System.currentTimeMillis());
+            }
             put(reply);
             // recipients over the limit are the client's overshoot, not an error (as Postfix's overshoot)
             if (SmtpReplies.TOO_MANY_RECIPIENTS != reply && ++errors >= settings.hardErrorLimit && !closing)
