@@ -675,10 +675,11 @@ public final class RateStore implements AutoCloseable
     {
         map.forEachEntry((e) ->
         {
+            // Chronicle reuses the array it hands out for the next entry: copy it, as the contract says
             final byte[] key = e.key().get();
             if (key[Subject.DIMENSION_OFFSET] != 0)
             {
-                consumer.accept(key);
+                consumer.accept(key.clone());
             }
         });
     }

@@ -21,7 +21,7 @@ import java.util.List;
 
 /**
  * Entry point of {@code mailgate inspect}: dispatches to {@link SpoolInspector}, {@link CountersInspector},
- * {@link IpcInspector}, {@link ErrorsInspector} and {@link MetricsExporter}.
+ * {@link IpcInspector}, {@link ErrorsInspector}, {@link RatesInspector} and {@link MetricsExporter}.
  */
 public final class InspectMain
 {
@@ -56,7 +56,12 @@ public final class InspectMain
         "  errors    [--aeron-dir DIR] [--spool DIR] [--json]\n" +
         "            the media driver's distinct error log: count, first and last time, stack trace\n" +
         "            (--spool: also DIR/run/errors.dat when present)\n" +
-        "  rates     not available yet (the rate tracker is still being built)\n" +
+        "  rates     [--config RATE_CONFIG | --map-file FILE [--max-nodes N]] [--window 1m|1h] [--top N]\n" +
+        "            [--dimension NAME] [--subject IP|NET/BITS|NAME] [--json]\n" +
+        "            the rate tracker's counter file: top N (default 20) keys by total over --window\n" +
+        "            (default 1m, at most 1h); domains and users are stored hashed (shown sha256:HEX)\n" +
+        "            --subject  that subject's keys (a name is hashed to find it): per node, its total in\n" +
+        "                       the window and its non-zero 1 s buckets\n" +
         "  serve     [--listen HOST:PORT] [--spool DIR] [--aeron-dir DIR] [--allow-remote]\n" +
         "            Prometheus text endpoint GET /metrics (default 127.0.0.1:9465) with the counters of\n" +
         "            the status file and the CnC file; loopback only unless --allow-remote; runs until\n" +
@@ -128,8 +133,7 @@ public final class InspectMain
                 case "serve":
                     return MetricsExporter.run(options, out);
                 case "rates":
-                    throw InspectException.usage("rates: not available yet: the rate tracker (mailgate.rate) is" +
-                        " still being built; its view will come with it");
+                    return RatesInspector.run(options, out);
                 default:
                     throw InspectException.usage(
                         "unknown view '" + view + "' (spool, counters, ipc, errors, serve, rates)");
