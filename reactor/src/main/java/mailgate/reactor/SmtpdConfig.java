@@ -94,6 +94,7 @@ public final class SmtpdConfig
     public static final String FILTER_SCAN_TIMEOUT = "filter.scan-timeout";
     public static final String FILTER_WORKERS = "filter.workers";
     public static final String RATE_CONFIG = "rate.config";
+    public static final String HANDOFF_CONFIG = "handoff.config";
     public static final String STARTTLS = "smtpd.starttls";
     public static final String REQUIRE_TLS = "smtpd.require-tls";
     public static final String REQUIRE_AUTH = "smtpd.require-auth";
@@ -168,6 +169,8 @@ public final class SmtpdConfig
         new Key(FILTER_WORKERS, "2", "filter threads scanning messages", (v) -> intIn(v, 1, 256)),
         new Key(RATE_CONFIG, "", "rate tracker configuration file (docs/rate-limits.md): counter file, policy, " +
             "cluster peers; empty means no rate limits", (v) -> v),
+        new Key(HANDOFF_CONFIG, "", "handoff configuration file (docs/handoff.md): the supervisor then runs the " +
+            "handoff role delivering queue/ to the next hop; empty means no handoff", (v) -> v),
         new Key(STARTTLS, "off", "on: offer STARTTLS (RFC 3207) on smtpd.listen; with no tls.cert-file a self-signed " +
             "certificate is made at start (docs/tls.md)", SmtpdConfig::yesNo),
         new Key(REQUIRE_TLS, "off", "on: MAIL on smtpd.listen needs STARTTLS first (530 5.7.0)", SmtpdConfig::yesNo),

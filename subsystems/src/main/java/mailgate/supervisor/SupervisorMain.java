@@ -77,6 +77,12 @@ public final class SupervisorMain
         }
         final Child router = new Child("router", "mailgate.router.RouterMain", passThrough);
         final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough);
+        final String handoffConfig = config.get(SmtpdConfig.HANDOFF_CONFIG);
+        final List<String> handoffArgs = new ArrayList<>(passThrough);
+        handoffArgs.add("--handoff-config");
+        handoffArgs.add(handoffConfig);
+        final Child handoff = handoffConfig.isEmpty() ? null :
+            new Child("handoff", "mailgate.handoff.HandoffMain", handoffArgs);
         final String rateConfig = config.get(SmtpdConfig.RATE_CONFIG);
         // the rate role replicates this host's counters to the cluster; smtpd counts in the shared file itself
         final Child rate = rateConfig.isEmpty() ? null :
@@ -104,6 +110,10 @@ public final class SupervisorMain
             {
                 rate.stop(10_000);
             }
+            if (null != handoff)
+            {
+                handoff.stop(30_000);
+            }
             driver.close();
             stopped.countDown();
         }, "mailgate-supervisor-stop").start();
@@ -116,6 +126,10 @@ public final class SupervisorMain
         if (null != rate)
         {
             rate.start();
+        }
+        if (null != handoff)
+        {
+            handoff.start();
         }
         smtpd.start();
         try
