@@ -91,7 +91,8 @@ public final class DaemonProcess implements AutoCloseable
         command.addAll(List.of("--add-opens=java.base/java.lang=ALL-UNNAMED",
             "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
             "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-            "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
+            "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+            "-Dchronicle.analytics.disable=true"));
         command.add("-Dmailgate.role=" + ("mailgate.reactor.SmtpdMain".equals(mainClass) ? "smtpd" : "supervisor"));
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

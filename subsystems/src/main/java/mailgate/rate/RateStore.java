@@ -72,6 +72,17 @@ public final class RateStore implements AutoCloseable
     private static final Object OPEN_LOCK = new Object();
     private static final int DIRTY_MSG_TYPE = 1;
 
+    static
+    {
+        // Chronicle (core 2026.x) otherwise sends usage analytics to www.google-analytics.com the first time a
+        // map is built: a mail gateway must not phone home. Set before any Chronicle class initialises (this
+        // class is the only user of Chronicle); -Dchronicle.analytics.disable=... on the command line wins.
+        if (null == System.getProperty("chronicle.analytics.disable"))
+        {
+            System.setProperty("chronicle.analytics.disable", "true");
+        }
+    }
+
     /**
      * Settings for opening a store.
      */

@@ -25,6 +25,7 @@ final class RateTestSupport
         "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
         "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
         "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+        "-Dchronicle.analytics.disable=true", // RateStore sets it too; no Chronicle usage pings from tests
     };
 
     private RateTestSupport()
