@@ -236,7 +236,11 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
     public int onBytes(final UnsafeBuffer in, final int offset, final int length, final long nowNs)
     {
         this.nowNs = nowNs;
-        this.lastActivityNs = nowNs;
+        if (State.DATA == state || State.BDAT == state)
+        {
+            // message data may arrive slowly but steadily (a big message on a slow link): bytes count as activity
+            this.lastActivityNs = nowNs;
+        }
         final int end = offset + length;
         int position = offset;
         if (State.CONNECTING == state)
@@ -899,6 +903,9 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
 
     private void onCommand(final UnsafeBuffer in, final int start, final int end, final boolean hasCr)
     {
+        // the command timeout runs from one complete command to the next, so a client trickling a line byte by
+        // byte (slowloris) is cut off like an idle one
+        lastActivityNs = nowNs;
         counters.commands.incrementRelease();
         final SmtpCommand command = SmtpCommand.parse(in, start, end);
         currentCommand = command;
