@@ -9,7 +9,7 @@
 #
 # Environment (defaults):
 #   ROUNDS=2  CASES="a b c"  SERVERS="mailgate postfix haraka"  WORK=benchmarks/peers/work
-#   MSGS_A=5000 MSGS_B=20000 MSGS_C=2000 (QUICK=1: 500 1000 200)  WARMUP_MSGS=1000 (QUICK=1: 200)
+#   MSGS_A=5000 MSGS_B=20000 MSGS_C=2000 (QUICK=1: 500 1000 200)  WARMUP_MSGS=20000 (QUICK=1: 200)
 #   PORT_MAILGATE=12525 PORT_POSTFIX=12526 PORT_HARAKA=12527   FSYNC_SECONDS=10
 #   KEEP_SPOOLS=0 (1: leave each server's last queue/spool on disk)
 #   PEER_LOGS=file|min (see the server scripts)  MAILGATE_ARGS, HARAKA_NODES (see the server scripts)
@@ -28,7 +28,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   FSYNC_SECONDS="${FSYNC_SECONDS:-4}"
 fi
 MSGS_A="${MSGS_A:-5000}"; MSGS_B="${MSGS_B:-20000}"; MSGS_C="${MSGS_C:-2000}"
-WARMUP_MSGS="${WARMUP_MSGS:-1000}"; FSYNC_SECONDS="${FSYNC_SECONDS:-10}"
+WARMUP_MSGS="${WARMUP_MSGS:-20000}"; FSYNC_SECONDS="${FSYNC_SECONDS:-10}"
 declare -A PORT=([mailgate]="${PORT_MAILGATE:-12525}" [postfix]="${PORT_POSTFIX:-12526}" [haraka]="${PORT_HARAKA:-12527}")
 
 mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
