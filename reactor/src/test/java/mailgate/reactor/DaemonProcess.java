@@ -216,9 +216,10 @@ public final class DaemonProcess implements AutoCloseable
      */
     public long childPid(final String role)
     {
+        // /proc/PID/cmdline, not ProcessHandle.Info: the JDK gives up on long command lines (~4 KiB)
+        final String marker = "-Dmailgate.role=" + role;
         return process.descendants()
-            .filter((p) -> p.info().arguments().map((a) -> java.util.Arrays.asList(a).contains("-Dmailgate.role=" + role))
-                .orElse(false))
+            .filter((p) -> read(Path.of("/proc", Long.toString(p.pid()), "cmdline")).contains(marker + '\0'))
             .mapToLong(ProcessHandle::pid).findFirst().orElse(-1);
     }
 
