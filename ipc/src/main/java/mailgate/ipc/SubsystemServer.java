@@ -1,0 +1,209 @@
+/*
+ * SUMMARY
+ * The server side of a subsystem's IPC (router, filter): its request subscription, one reply publication per
+ * requester's reply stream, the challenge answers that prove it, and the checks every incoming frame passes.
+ * The twin of the reactor's SubsystemClient.
+ *
+ * DESCRIPTION
+ * Frames too short, of another schema or garbled are dropped and counted, never trusted. A reply meeting
+ * back pressure waits (bounded) for the requester to read instead of being dropped; a requester that went
+ * away (smtpd restarted: new client id, new reply streams) leaves unconnected publications, closed within a
+ * second so their log buffers leave /dev/shm.
+ */
+package mailgate.ipc;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import mailgate.ipc.codecs.ChallengeDecoder;
+import mailgate.ipc.codecs.MessageHeaderDecoder;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.concurrent.status.AtomicCounter;
+
+/**
+ * Request subscription, reply publications and frame checks of one subsystem server.
+ */
+public final class SubsystemServer implements AutoCloseable
+{
+    /** Handles one request frame that passed the checks (not a challenge). */
+    @FunctionalInterface
+    public interface RequestHandler
+    {
+        /**
+         * @param templateId  the message type.
+         * @param buffer      holding the frame.
+         * @param bodyOffset  where the message body starts.
+         * @param blockLength from the header.
+         * @param version     from the header.
+         */
+        void onRequest(int templateId, DirectBuffer buffer, int bodyOffset, int blockLength, int version);
+    }
+
+    private static final long OFFER_DEADLINE_NS = 5_000_000L;
+    private static final long PUBLICATION_SWEEP_NS = 1_000_000_000L;
+
+    private final Aeron aeron;
+    private final Subscription requests;
+    private final ChallengeResponder responder;
+    private final AtomicCounter badFrames;
+    private final AtomicCounter offerFailures;
+    private final RequestHandler handler;
+    private final Int2ObjectHashMap<ExclusivePublication> replyPublications = new Int2ObjectHashMap<>();
+    private final FragmentHandler fragmentHandler = new FragmentAssembler(this::onFragment);
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final ChallengeDecoder challengeDecoder = new ChallengeDecoder();
+    private long nextSweepNs;
+
+    /**
+     * @param aeron           connected client.
+     * @param requestStreamId the subsystem's request stream.
+     * @param responder       answers challenges with the install secret.
+     * @param badFrames       counts frames dropped.
+     * @param offerFailures   counts replies that could not be sent.
+     * @param handler         handles requests.
+     */
+    public SubsystemServer(
+        final Aeron aeron,
+        final int requestStreamId,
+        final ChallengeResponder responder,
+        final AtomicCounter badFrames,
+        final AtomicCounter offerFailures,
+        final RequestHandler handler)
+    {
+        this.aeron = aeron;
+        this.responder = responder;
+        this.badFrames = badFrames;
+        this.offerFailures = offerFailures;
+        this.handler = handler;
+        this.requests = aeron.addSubscription(IpcChannels.CHANNEL, requestStreamId);
+    }
+
+    /**
+     * Poll requests (and, once a second, close abandoned reply publications).
+     *
+     * @param nowNs clock.
+     * @return fragments read.
+     */
+    public int poll(final long nowNs)
+    {
+        if (nowNs - nextSweepNs >= 0)
+        {
+            nextSweepNs = nowNs + PUBLICATION_SWEEP_NS;
+            replyPublications.values().removeIf((publication) ->
+            {
+                if (!publication.isConnected())
+                {
+                    publication.close();
+                    return true;
+                }
+                return false;
+            });
+        }
+        return requests.poll(fragmentHandler, 64);
+    }
+
+    /**
+     * Send a reply to a requester's stream, waiting out back pressure for a bounded time.
+     *
+     * @param replyStreamId the stream the request named.
+     * @param buffer        the encoded reply.
+     * @param length        its length.
+     * @return true when sent; false (counted) otherwise, and the requester's deadline turns it into a 451.
+     */
+    public boolean reply(final int replyStreamId, final DirectBuffer buffer, final int length)
+    {
+        final ExclusivePublication publication = replyPublication(replyStreamId);
+        if (null != publication)
+        {
+            final long deadlineNs = System.nanoTime() + OFFER_DEADLINE_NS;
+            while (true)
+            {
+                final long result = publication.offer(buffer, 0, length);
+                if (result > 0)
+                {
+                    return true;
+                }
+                if (Publication.NOT_CONNECTED == result || Publication.CLOSED == result ||
+                    Publication.MAX_POSITION_EXCEEDED == result || System.nanoTime() - deadlineNs > 0)
+                {
+                    break;
+                }
+                Thread.yield();
+            }
+        }
+        offerFailures.increment();
+        return false;
+    }
+
+    /**
+     * Count a frame the handler could not use.
+     */
+    public void badFrame()
+    {
+        badFrames.increment();
+    }
+
+    private void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            badFrames.increment();
+            return;
+        }
+        headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            badFrames.increment();
+            return;
+        }
+        final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        try
+        {
+            if (ChallengeDecoder.TEMPLATE_ID == headerDecoder.templateId())
+            {
+                challengeDecoder.wrap(buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
+                final ExclusivePublication publication = replyPublication(challengeDecoder.replyStreamId());
+                if (null != publication)
+                {
+                    responder.respond(challengeDecoder, publication);
+                }
+                return;
+            }
+            handler.onRequest(headerDecoder.templateId(), buffer, bodyOffset, headerDecoder.blockLength(),
+                headerDecoder.version());
+        }
+        catch (final IndexOutOfBoundsException | IllegalStateException ex)
+        {
+            // a truncated or garbled frame: never trust it, never die of it
+            badFrames.increment();
+        }
+    }
+
+    private ExclusivePublication replyPublication(final int streamId)
+    {
+        if (streamId < IpcChannels.REPLY_STREAM_BASE)
+        {
+            badFrames.increment();
+            return null;
+        }
+        ExclusivePublication publication = replyPublications.get(streamId);
+        if (null == publication || publication.isClosed())
+        {
+            publication = aeron.addExclusivePublication(IpcChannels.CHANNEL, streamId);
+            replyPublications.put(streamId, publication);
+        }
+        return publication;
+    }
+
+    public void close()
+    {
+        replyPublications.values().forEach(ExclusivePublication::close);
+        replyPublications.clear();
+        requests.close();
+    }
+}
