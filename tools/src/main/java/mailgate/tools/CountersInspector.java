@@ -35,7 +35,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * The counters view of the inspection tool.
@@ -49,7 +48,7 @@ public final class CountersInspector
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
 
     private final PrintStream out;
-    private final List<Pattern> nameFilters = new ArrayList<>();
+    private final ViewOptions view = new ViewOptions("counters");
     private Path spool = Path.of(SpoolInspector.DEFAULT_SPOOL);
     private boolean watch;
     private boolean json;
@@ -82,16 +81,8 @@ public final class CountersInspector
         while (options.hasNext())
         {
             final String arg = options.next();
-            if (arg.startsWith("name="))
+            if (view.accept(arg, options))
             {
-                try
-                {
-                    nameFilters.add(Pattern.compile(arg.substring("name=".length())));
-                }
-                catch (final PatternSyntaxException ex)
-                {
-                    throw InspectException.usage("counters: bad regex in '" + arg + "': " + ex.getDescription());
-                }
                 continue;
             }
             switch (Options.flag(arg))
@@ -99,30 +90,15 @@ public final class CountersInspector
                 case "--spool":
                     spool = Path.of(options.value(arg));
                     break;
-                case "--json":
-                    json = true;
-                    break;
-                case "--watch":
-                    watch = true;
-                    break;
-                case "--interval":
-                    intervalMs = options.longValue(arg, 1);
-                    break;
-                case "--count":
-                    count = options.longValue(arg, 1);
-                    break;
                 default:
                     throw InspectException.usage("counters: unknown option '" + arg + "'");
             }
         }
-        if (!watch && (intervalMs > 0 || count > 0))
-        {
-            throw InspectException.usage("counters: --interval and --count go with --watch");
-        }
-        if (intervalMs < 0)
-        {
-            intervalMs = DEFAULT_INTERVAL_MS;
-        }
+        view.finish();
+        json = view.json;
+        watch = view.watch;
+        intervalMs = view.intervalMs;
+        count = view.count;
     }
 
     private int inspect() throws InspectException
@@ -235,18 +211,7 @@ public final class CountersInspector
 
     private boolean selected(final String label)
     {
-        if (nameFilters.isEmpty())
-        {
-            return true;
-        }
-        for (final Pattern filter : nameFilters)
-        {
-            if (filter.matcher(label).find())
-            {
-                return true;
-            }
-        }
-        return false;
+        return view.selected(label);
     }
 
     private void print(final StatusFileReader reader, final Sample sample, final Sample previous, final String note)

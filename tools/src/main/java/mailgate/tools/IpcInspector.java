@@ -27,13 +27,10 @@ import mailgate.ipc.IpcChannels;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * The ipc view of the inspection tool.
@@ -53,7 +50,7 @@ public final class IpcInspector
         AeronCounters.SYSTEM_COUNTER_ID_BYTES_CURRENTLY_MAPPED);
 
     private final PrintStream out;
-    private final List<Pattern> nameFilters = new ArrayList<>();
+    private final ViewOptions view = new ViewOptions("ipc");
     private Path aeronDir = IpcChannels.defaultAeronDir();
     private boolean watch;
     private boolean json;
@@ -88,16 +85,8 @@ public final class IpcInspector
         while (options.hasNext())
         {
             final String arg = options.next();
-            if (arg.startsWith("name="))
+            if (view.accept(arg, options))
             {
-                try
-                {
-                    nameFilters.add(Pattern.compile(arg.substring("name=".length())));
-                }
-                catch (final PatternSyntaxException ex)
-                {
-                    throw InspectException.usage("ipc: bad regex in '" + arg + "': " + ex.getDescription());
-                }
                 continue;
             }
             switch (Options.flag(arg))
@@ -105,30 +94,15 @@ public final class IpcInspector
                 case "--aeron-dir":
                     aeronDir = Path.of(options.value(arg));
                     break;
-                case "--json":
-                    json = true;
-                    break;
-                case "--watch":
-                    watch = true;
-                    break;
-                case "--interval":
-                    intervalMs = options.longValue(arg, 1);
-                    break;
-                case "--count":
-                    count = options.longValue(arg, 1);
-                    break;
                 default:
                     throw InspectException.usage("ipc: unknown option '" + arg + "'");
             }
         }
-        if (!watch && (intervalMs > 0 || count > 0))
-        {
-            throw InspectException.usage("ipc: --interval and --count go with --watch");
-        }
-        if (intervalMs < 0)
-        {
-            intervalMs = CountersInspector.DEFAULT_INTERVAL_MS;
-        }
+        view.finish();
+        json = view.json;
+        watch = view.watch;
+        intervalMs = view.intervalMs;
+        count = view.count;
     }
 
     private int inspect() throws InspectException
@@ -187,18 +161,7 @@ public final class IpcInspector
 
     private boolean selected(final String label)
     {
-        if (nameFilters.isEmpty())
-        {
-            return true;
-        }
-        for (final Pattern filter : nameFilters)
-        {
-            if (filter.matcher(label).find())
-            {
-                return true;
-            }
-        }
-        return false;
+        return view.selected(label);
     }
 
     private Double rate(final IpcSnapshot.Publication publication, final IpcSnapshot snapshot)
