@@ -53,7 +53,11 @@ case_args() { # case -> "connections per_connection size messages"
 }
 
 current=""
-cleanup() { [ -n "$current" ] && "$HERE/$current.sh" stop "${PORT[$current]}" "$WORK/$current" >/dev/null 2>&1 || true; }
+cleanup() {
+  [ -n "$current" ] && "$HERE/$current.sh" stop "${PORT[$current]}" "$WORK/$current" >/dev/null 2>&1
+  rm -rf "${RETIRE_DIR:-/nonexistent}"
+  true
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -67,6 +71,8 @@ trap 'exit 130' INT TERM
   echo "- rounds $ROUNDS, warm-up $WARMUP_MSGS messages per run, logs: ${PEER_LOGS:-file}"
 } | tee "$WORK/header.md"
 
+# spent spools are parked here and deleted at the end (why: retire() in lib.sh)
+export RETIRE_DIR="$WORK/retired.$$"
 echo "compare.sh: measuring the disk's fsync rate (${FSYNC_SECONDS}s) ..." >&2
 python3 "$HERE/fsyncrate.py" "$WORK" "$FSYNC_SECONDS" > "$WORK/fsync-before.json"
 
@@ -92,7 +98,7 @@ print("  accepted %s errors %s msgs/s %s cpu %ss pss %s MiB" % (l.get("accepted"
       l.get("msgs_per_sec"), d["cpu_s"], d["pss_peak_mib"]), file=sys.stderr)'
       "$HERE/$s.sh" stop "$port" "$sw" 2>>"$WORK/servers.log"
       current=""
-      [ "${KEEP_SPOOLS:-0}" = 1 ] || rm -rf "$sw/queue" "$sw/spool"
+      [ "${KEEP_SPOOLS:-0}" = 1 ] || retire "$sw/queue" "$sw/spool"
     done
   done
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The disk's own steady fsync rate: create a file, write 1 KiB, fsync, close, in a loop.
 
-usage: fsyncrate.py DIR [SECONDS=10]   (files go to DIR/fsyncrate.tmp/, removed afterwards)
+usage: fsyncrate.py DIR [SECONDS=10]   (files go to DIR/fsyncrate.tmp/, removed afterwards,
+       or moved into $RETIRE_DIR when that is set)
 Prints one JSON object: files/s over the last half of the run, and over all of it.
 """
 import json, os, shutil, sys, time
@@ -25,6 +26,11 @@ while True:
     os.close(fd)
     n += 1
 t1 = time.monotonic()
-shutil.rmtree(d, ignore_errors=True)
+retire = os.environ.get("RETIRE_DIR")  # see retire() in lib.sh: deleting now would slow the next file creations
+if retire:
+    os.makedirs(retire, exist_ok=True)
+    os.rename(d, os.path.join(retire, "fsyncrate.%d" % time.time_ns()))
+else:
+    shutil.rmtree(d, ignore_errors=True)
 print(json.dumps({"files_per_s_last_half": round((n - n_half) / (t1 - t_half), 1) if t_half else None,
                   "files_per_s_all": round(n / (t1 - t0), 1), "files": n, "seconds": round(t1 - t0, 2)}))

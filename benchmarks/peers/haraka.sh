@@ -21,7 +21,7 @@ start() {
     echo "haraka.sh: already running (pid $(cat "$PIDF"))" >&2; exit 1
   fi
   command -v haraka >/dev/null || { echo "haraka.sh: haraka not installed (run install.sh)" >&2; exit 1; }
-  rm -rf "$CONF" "$WORK/spool"
+  rm -rf "$CONF"; retire "$WORK/spool"
   haraka -i "$CONF" >/dev/null
   cp -r "$HERE/haraka/plugins/." "$CONF/plugins/"
   mkdir -p "$WORK/spool"

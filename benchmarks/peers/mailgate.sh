@@ -22,7 +22,7 @@ start() {
   fi
   if [ -z "${MAILGATE_LIB:-}" ]; then MAILGATE_LIB=$(snapshot_mailgate "$WORK/lib"); fi
   export MAILGATE_LIB
-  rm -rf "$WORK/spool" "$WORK/maillog"; mkdir -m 700 "$WORK/spool"
+  retire "$WORK/spool"; rm -rf "$WORK/maillog"; mkdir -m 700 "$WORK/spool"
   if [ "${PEER_LOGS:-file}" = file ]; then echo "maillog.file = $WORK/maillog" > "$WORK/mailgate.conf"
   else echo "maillog.file = /dev/null" > "$WORK/mailgate.conf"; fi
   cg_setup mailgate

@@ -23,7 +23,7 @@ start() {
   if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
     echo "postfix.sh: already running (pid $(cat "$PIDF"))" >&2; exit 1
   fi
-  rm -rf "$CONF" "$WORK/queue" "$WORK/data" "$WORK/maillog"
+  rm -rf "$CONF" "$WORK/maillog"; retire "$WORK/queue" "$WORK/data"
   mkdir -p "$CONF" "$WORK/queue" "$WORK/data"
   chown postfix "$WORK/data"
   local maillog=""
