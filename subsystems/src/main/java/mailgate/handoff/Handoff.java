@@ -63,6 +63,7 @@ public final class Handoff implements AutoCloseable
     private final String helo;
     private final PrintStream maillog;
     private final PrintStream diag;
+    private final HopTls hopTls;
     private final Map<String, State> states = new ConcurrentHashMap<>();
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     private final Set<String> warnedIncomplete = ConcurrentHashMap.newKeySet();
@@ -95,6 +96,7 @@ public final class Handoff implements AutoCloseable
         this.helo = helo;
         this.maillog = maillog;
         this.diag = diag;
+        this.hopTls = HandoffConfig.Kind.MAILDIR == config.nextHop().kind() ? null : HopTls.create(config);
         RendezvousDirectory.verify(spoolRoot, "spool");
         RendezvousDirectory.verify(queueDir, "spool queue");
         this.failedDir = RendezvousDirectory.ensure(spoolRoot.resolve("failed"), "spool failed");
@@ -241,7 +243,7 @@ public final class Handoff implements AutoCloseable
     private void workLoop()
     {
         final Hop hop = HandoffConfig.Kind.MAILDIR == config.nextHop().kind() ?
-            new MaildirHop(config.nextHop().path(), helo) : new SmtpHop(config, helo, diag);
+            new MaildirHop(config.nextHop().path(), helo) : new SmtpHop(config, hopTls, helo, diag);
         try
         {
             while (running)
@@ -329,7 +331,7 @@ public final class Handoff implements AutoCloseable
                 status = "deferred";
                 deferred.incrementAndGet();
             }
-            log(id, pending.get(k).address(), delay, st.attempts, status, reply.toString());
+            log(id, pending.get(k).address(), delay, st.attempts, hop.tls(), status, reply.toString());
         }
         if (!stillPending)
         {
@@ -359,7 +361,7 @@ public final class Handoff implements AutoCloseable
                 if (!st.done.contains(i) && !st.rejected.containsKey(i))
                 {
                     reason.append("  <").append(message.recipients().get(i).address()).append(">: expired\n");
-                    log(id, message.recipients().get(i).address(), delay, st.attempts, "bounced",
+                    log(id, message.recipients().get(i).address(), delay, st.attempts, hop.tls(), "bounced",
                         "message expired after " + st.attempts + " attempt(s)");
                     bounced.incrementAndGet();
                 }
@@ -393,11 +395,12 @@ public final class Handoff implements AutoCloseable
     }
 
     private void log(
-        final String id, final String rcpt, final String delay, final int attempts, final String status,
-        final String reply)
+        final String id, final String rcpt, final String delay, final int attempts, final String tls,
+        final String status, final String reply)
     {
         maillog.println(id + ": to=<" + rcpt + ">, relay=" + config.nextHop().relay() + ", delay=" + delay +
-            "s, attempts=" + attempts + ", status=" + status + " (" + reply.replace('\n', ' ') + ")");
+            "s, attempts=" + attempts + (null == tls ? "" : ", tls=" + tls) + ", status=" + status + " (" +
+            reply.replace('\n', ' ') + ")");
     }
 
     private void remove(final QueuedMessage message)
