@@ -6,6 +6,9 @@
 # cleanup(8) fsync()s the queue file before it answers smtpd, which only then sends 250.
 # No DNS (smtpd_peername_lookup=no, smtp_dns_support_level=disabled), no milters, no TLS, no
 # greylisting/policy, in_flow_delay=0 (nothing is ever delivered, so flow control would only throttle).
+# PEER_TLS=may: smtpd offers STARTTLS (smtpd_tls_security_level=may) with a self-signed EC P-256 certificate
+# made by openssl for CN postfix-peer.localdomain, subjectAltName DNS:localhost, IP:127.0.0.1; the
+# certificate is WORKDIR/etc/tls-cert.pem (a trust file for clients that verify), and tlsmgr runs.
 # The master runs in the foreground (master -s) as a child of this script's setsid, so every Postfix
 # process is a descendant of the pid in server.pid. Logging: PEER_LOGS=file (default) writes the usual
 # Postfix log to WORKDIR/maillog through postlogd(8); PEER_LOGS=min leaves it on syslog, which is
@@ -26,6 +29,19 @@ start() {
   rm -rf "$CONF" "$WORK/maillog"; retire "$WORK/queue" "$WORK/data"
   mkdir -p "$CONF" "$WORK/queue" "$WORK/data"
   chown postfix "$WORK/data"
+  local tls="smtpd_tls_security_level = none" tlsmgr=""
+  if [ "${PEER_TLS:-none}" = may ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -subj "/CN=postfix-peer.localdomain" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$CONF/tls-key.pem" -out "$CONF/tls-cert.pem" >"$WORK/openssl.log" 2>&1 \
+      || { cat "$WORK/openssl.log" >&2; exit 1; }
+    chmod 600 "$CONF/tls-key.pem"
+    tls="smtpd_tls_security_level = may
+smtpd_tls_cert_file = $CONF/tls-cert.pem
+smtpd_tls_key_file = $CONF/tls-key.pem
+smtpd_tls_received_header = yes"
+    tlsmgr="tlsmgr    unix  -       -       n       1000?   1       tlsmgr"
+  fi
   local maillog=""
   [ "${PEER_LOGS:-file}" = file ] && maillog="maillog_file_prefixes = $WORK
 maillog_file = $WORK/maillog"
@@ -65,8 +81,8 @@ content_filter =
 # no DNS anywhere
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
-# no TLS, no SASL
-smtpd_tls_security_level = none
+# TLS only with PEER_TLS=may; no SASL
+$tls
 smtp_tls_security_level = none
 smtpd_sasl_auth_enable = no
 # capacity / flow control
@@ -98,6 +114,7 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+$tlsmgr
 CF
   # creates and sets ownership of the queue directories, and checks the configuration
   postfix -c "$CONF" check >"$WORK/postfix-check.log" 2>&1 || { cat "$WORK/postfix-check.log" >&2; exit 1; }

@@ -14,10 +14,10 @@
  * doubling per attempt up to handoff.backoff-max; once the message is older than handoff.max-age (from its
  * arrival: field) it goes to failed/ instead.
  *
- * Retry state (attempts, next retry time, recipients already done or rejected) lives in memory only: after a
- * restart every message is tried at once, for all its recipients, so recipients the hop had already accepted
- * get it again (a duplicate, never a loss). The maximum age survives restarts because it is computed from
- * the envelope.
+ * Retry state (attempts, next retry time, recipients already done or rejected) is kept in memory and, after
+ * every attempt that leaves recipients pending, durably in SPOOL/handoff/ID (RetryState), so a restart
+ * resumes: no recipient the hop accepted gets the message again, the attempt count and the backoff go on.
+ * The state file goes after the message left queue/. The maximum age comes from the envelope's arrival.
  *
  * Maillog: one line per recipient per attempt on the maillog stream (stdout for the role):
  *   ID: to=<addr>, relay=host:port, delay=1.2s, attempts=N, status=sent|deferred|bounced (reply)
@@ -41,7 +41,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -60,10 +59,12 @@ public final class Handoff implements AutoCloseable
     private final HandoffConfig config;
     private final Path queueDir;
     private final Path failedDir;
+    private final Path stateDir;
     private final String helo;
     private final PrintStream maillog;
     private final PrintStream diag;
-    private final Map<String, State> states = new ConcurrentHashMap<>();
+    private final HopTls hopTls;
+    private final Map<String, RetryState> states = new ConcurrentHashMap<>();
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     private final Set<String> warnedIncomplete = ConcurrentHashMap.newKeySet();
     private final BlockingQueue<QueuedMessage> work = new LinkedBlockingQueue<>();
@@ -77,15 +78,6 @@ public final class Handoff implements AutoCloseable
     final AtomicLong deferred = new AtomicLong();
     final AtomicLong bounced = new AtomicLong();
 
-    private static final class State
-    {
-        int attempts;
-        long nextAttemptMs;
-        final Set<Integer> done = new java.util.HashSet<>();
-        final Map<Integer, String> rejected = new HashMap<>();
-        String lastReply = "";
-    }
-
     private Handoff(
         final HandoffConfig config, final Path spoolRoot, final String helo, final PrintStream maillog,
         final PrintStream diag)
@@ -95,9 +87,11 @@ public final class Handoff implements AutoCloseable
         this.helo = helo;
         this.maillog = maillog;
         this.diag = diag;
+        this.hopTls = HandoffConfig.Kind.MAILDIR == config.nextHop().kind() ? null : HopTls.create(config);
         RendezvousDirectory.verify(spoolRoot, "spool");
         RendezvousDirectory.verify(queueDir, "spool queue");
         this.failedDir = RendezvousDirectory.ensure(spoolRoot.resolve("failed"), "spool failed");
+        this.stateDir = RendezvousDirectory.ensure(spoolRoot.resolve("handoff"), "spool handoff");
         this.scanner = new Thread(this::scanLoop, "mailgate-handoff-scan");
         this.scanner.setDaemon(true);
         for (int i = 0; i < config.workers(); i++)
@@ -123,6 +117,7 @@ public final class Handoff implements AutoCloseable
         final PrintStream diag)
     {
         final Handoff h = new Handoff(config, spoolRoot, helo, maillog, diag);
+        h.loadStates();
         final int queued = h.queuedCount();
         if (queued > 0)
         {
@@ -132,6 +127,46 @@ public final class Handoff implements AutoCloseable
         h.scanner.start();
         h.workers.forEach(Thread::start);
         return h;
+    }
+
+    /**
+     * Reads SPOOL/handoff/: the state of every message still in queue/ is resumed; state files whose message
+     * has gone (a crash after the message left queue/) and unfinished .tmp files are removed.
+     */
+    private void loadStates()
+    {
+        int resumed = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(stateDir))
+        {
+            for (final Path file : files)
+            {
+                final String name = file.getFileName().toString();
+                if (name.endsWith(".tmp") || !Files.exists(queueDir.resolve(name)))
+                {
+                    Files.deleteIfExists(file);
+                    continue;
+                }
+                try
+                {
+                    states.put(name, RetryState.read(file));
+                    resumed++;
+                }
+                catch (final IOException ex)
+                {
+                    diag.println(Instant.now() + " mailgate handoff: " + name + ": retry state ignored (" +
+                        ex.getMessage() + "); the message is tried for all its recipients");
+                    Files.deleteIfExists(file);
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            diag.println(Instant.now() + " mailgate handoff: reading " + stateDir + ": " + ex);
+        }
+        if (resumed > 0)
+        {
+            diag.println(Instant.now() + " mailgate handoff: resumed the retry state of " + resumed + " message(s)");
+        }
     }
 
     private int queuedCount()
@@ -196,7 +231,7 @@ public final class Handoff implements AutoCloseable
                 {
                     continue;
                 }
-                final State st = states.get(id);
+                final RetryState st = states.get(id);
                 if (null == st || st.nextAttemptMs <= now)
                 {
                     due.add(file);
@@ -204,7 +239,15 @@ public final class Handoff implements AutoCloseable
             }
         }
         // forget retry state of files that left queue/ by other means
-        states.keySet().removeIf((id) -> !listed.contains(id) && !inFlight.contains(id));
+        states.keySet().removeIf((id) ->
+        {
+            if (listed.contains(id) || inFlight.contains(id))
+            {
+                return false;
+            }
+            dropState(id);
+            return true;
+        });
         warnedIncomplete.removeIf((id) -> !listed.contains(id));
         due.sort(null); // ids sort by arrival
         for (final Path file : due)
@@ -241,7 +284,7 @@ public final class Handoff implements AutoCloseable
     private void workLoop()
     {
         final Hop hop = HandoffConfig.Kind.MAILDIR == config.nextHop().kind() ?
-            new MaildirHop(config.nextHop().path(), helo) : new SmtpHop(config, helo, diag);
+            new MaildirHop(config.nextHop().path(), helo) : new SmtpHop(config, hopTls, helo, diag);
         try
         {
             while (running)
@@ -267,7 +310,7 @@ public final class Handoff implements AutoCloseable
                 catch (final RuntimeException ex)
                 {
                     diag.println(Instant.now() + " mailgate handoff: " + message.id() + ": " + ex);
-                    final State st = states.computeIfAbsent(message.id(), (k) -> new State());
+                    final RetryState st = states.computeIfAbsent(message.id(), (k) -> new RetryState());
                     st.nextAttemptMs = System.currentTimeMillis() + backoff(Math.max(1, st.attempts));
                 }
                 finally
@@ -285,12 +328,19 @@ public final class Handoff implements AutoCloseable
     private void process(final Hop hop, final QueuedMessage message)
     {
         final String id = message.id();
-        final State st = states.computeIfAbsent(id, (k) -> new State());
+        RetryState st = states.computeIfAbsent(id, (k) -> new RetryState());
+        if (!st.matches(message))
+        {
+            diag.println(Instant.now() + " mailgate handoff: " + id + ": retry state in " + stateDir +
+                " names other recipients than the envelope; ignored, all recipients are tried");
+            st = new RetryState();
+            states.put(id, st);
+        }
         final List<Integer> pendingIndex = new ArrayList<>();
         final List<QueuedMessage.Recipient> pending = new ArrayList<>();
         for (int i = 0; i < message.recipients().size(); i++)
         {
-            if (!st.done.contains(i) && !st.rejected.containsKey(i))
+            if (!st.done.containsKey(i) && !st.rejected.containsKey(i))
             {
                 pendingIndex.add(i);
                 pending.add(message.recipients().get(i));
@@ -312,7 +362,7 @@ public final class Handoff implements AutoCloseable
             final String status;
             if (reply.ok())
             {
-                st.done.add(index);
+                st.done.put(index, pending.get(k).address());
                 status = "sent";
                 sent.incrementAndGet();
             }
@@ -329,23 +379,24 @@ public final class Handoff implements AutoCloseable
                 status = "deferred";
                 deferred.incrementAndGet();
             }
-            log(id, pending.get(k).address(), delay, st.attempts, status, reply.toString());
+            log(id, pending.get(k).address(), delay, st.attempts, hop.tls(), status, reply.toString());
         }
         if (!stillPending)
         {
-            states.remove(id);
+            final boolean gone;
             if (st.rejected.isEmpty())
             {
-                remove(message);
+                gone = remove(message);
             }
             else
             {
                 final StringBuilder reason = new StringBuilder("rejected by " + config.nextHop().relay() + ":\n");
                 st.rejected.forEach((i, r) -> reason.append("  <").append(message.recipients().get(i).address())
                     .append(">: ").append(r).append('\n'));
-                appendDone(reason, message, st);
-                fail(id, message.file(), reason.toString());
+                appendDone(reason, st);
+                gone = fail(id, message.file(), reason.toString());
             }
+            finish(id, st, message, gone, now);
             return;
         }
         if (now - message.arrival() > config.maxAge().toMillis())
@@ -356,27 +407,73 @@ public final class Handoff implements AutoCloseable
                 st.lastReply + "\n");
             for (final int i : pendingIndex)
             {
-                if (!st.done.contains(i) && !st.rejected.containsKey(i))
+                if (!st.done.containsKey(i) && !st.rejected.containsKey(i))
                 {
                     reason.append("  <").append(message.recipients().get(i).address()).append(">: expired\n");
-                    log(id, message.recipients().get(i).address(), delay, st.attempts, "bounced",
+                    log(id, message.recipients().get(i).address(), delay, st.attempts, hop.tls(), "bounced",
                         "message expired after " + st.attempts + " attempt(s)");
                     bounced.incrementAndGet();
                 }
             }
             st.rejected.forEach((i, r) -> reason.append("  <").append(message.recipients().get(i).address())
                 .append(">: ").append(r).append('\n'));
-            appendDone(reason, message, st);
-            fail(id, message.file(), reason.toString());
+            appendDone(reason, st);
+            finish(id, st, message, fail(id, message.file(), reason.toString()), now);
             return;
         }
         st.nextAttemptMs = now + backoff(st.attempts);
+        save(id, st, message);
     }
 
-    private static void appendDone(final StringBuilder reason, final QueuedMessage message, final State st)
+    /**
+     * @param gone true when the message left queue/: its state goes too. Otherwise (queue/ or failed/ not
+     *             writable) the state is kept, so the next attempt only retries the removal, sending nothing.
+     */
+    private void finish(final String id, final RetryState st, final QueuedMessage message, final boolean gone,
+        final long now)
     {
-        st.done.forEach((i) -> reason.append("  <").append(message.recipients().get(i).address())
-            .append(">: delivered\n"));
+        if (gone)
+        {
+            states.remove(id);
+            dropState(id);
+        }
+        else
+        {
+            st.nextAttemptMs = now + backoff(Math.max(1, st.attempts));
+            save(id, st, message);
+        }
+    }
+
+    private void save(final String id, final RetryState st, final QueuedMessage message)
+    {
+        try
+        {
+            st.write(stateDir, id, message);
+        }
+        catch (final IOException ex)
+        {
+            diag.println(Instant.now() + " mailgate handoff: " + id + ": cannot save the retry state in " +
+                stateDir + " (" + ex + "); after a restart the message goes to all its recipients again");
+        }
+    }
+
+    private static void appendDone(final StringBuilder reason, final RetryState st)
+    {
+        st.done.forEach((i, address) -> reason.append("  <").append(address).append(">: delivered\n"));
+    }
+
+    /** Removes the state file of a message that left queue/ (its absence needs no fsync: see loadStates). */
+    private void dropState(final String id)
+    {
+        try
+        {
+            Files.deleteIfExists(stateDir.resolve(id));
+        }
+        catch (final IOException ex)
+        {
+            diag.println(Instant.now() + " mailgate handoff: " + id + ": cannot remove " + stateDir.resolve(id) +
+                " (" + ex + "); removed at the next start");
+        }
     }
 
     /**
@@ -393,28 +490,31 @@ public final class Handoff implements AutoCloseable
     }
 
     private void log(
-        final String id, final String rcpt, final String delay, final int attempts, final String status,
-        final String reply)
+        final String id, final String rcpt, final String delay, final int attempts, final String tls,
+        final String status, final String reply)
     {
         maillog.println(id + ": to=<" + rcpt + ">, relay=" + config.nextHop().relay() + ", delay=" + delay +
-            "s, attempts=" + attempts + ", status=" + status + " (" + reply.replace('\n', ' ') + ")");
+            "s, attempts=" + attempts + (null == tls ? "" : ", tls=" + tls) + ", status=" + status + " (" +
+            reply.replace('\n', ' ') + ")");
     }
 
-    private void remove(final QueuedMessage message)
+    private boolean remove(final QueuedMessage message)
     {
         try
         {
             Files.deleteIfExists(message.file());
             fsyncDirectory(queueDir);
+            return true;
         }
         catch (final IOException ex)
         {
             diag.println(Instant.now() + " mailgate handoff: " + message.id() + ": delivered but cannot remove " +
-                message.file() + " (" + ex + "); it will be delivered again");
+                message.file() + " (" + ex + "); removal retried later");
+            return false;
         }
     }
 
-    private void fail(final String id, final Path file, final String reason)
+    private boolean fail(final String id, final Path file, final String reason)
     {
         try
         {
@@ -431,10 +531,12 @@ public final class Handoff implements AutoCloseable
             fsyncDirectory(queueDir);
             diag.println(Instant.now() + " mailgate handoff: " + id + ": moved to " + failedDir + ": " +
                 reason.strip().replace('\n', ' '));
+            return true;
         }
         catch (final IOException ex)
         {
             diag.println(Instant.now() + " mailgate handoff: " + id + ": cannot move to " + failedDir + ": " + ex);
+            return false;
         }
     }
 

@@ -32,6 +32,9 @@ import java.util.List;
  * @param maxAge         a message older than this (since arrival) is not retried but moved to failed/.
  * @param timeout        connect and per-reply timeout towards the hop.
  * @param idleTimeout    a hop connection idle this long is closed with QUIT.
+ * @param tls            STARTTLS towards an SMTP/LMTP hop.
+ * @param tlsVerify      verify the hop's certificate chain and host name.
+ * @param tlsTrust       PEM trust anchors for tlsVerify; null means the JDK's default trust store.
  */
 public record HandoffConfig(
     NextHop nextHop,
@@ -42,7 +45,10 @@ public record HandoffConfig(
     Duration backoffMax,
     Duration maxAge,
     Duration timeout,
-    Duration idleTimeout)
+    Duration idleTimeout,
+    TlsMode tls,
+    boolean tlsVerify,
+    Path tlsTrust)
 {
     /** Config keys, all in the handoff config file. */
     public static final String NEXT_HOP = "handoff.next-hop";
@@ -54,8 +60,21 @@ public record HandoffConfig(
     public static final String MAX_AGE = "handoff.max-age";
     public static final String TIMEOUT = "handoff.timeout";
     public static final String IDLE_TIMEOUT = "handoff.idle-timeout";
+    public static final String TLS = "handoff.tls";
+    public static final String TLS_VERIFY = "handoff.tls-verify";
+    public static final String TLS_TRUST = "handoff.tls-trust";
     public static final List<String> KEYS = List.of(
-        NEXT_HOP, WORKERS, HELO_NAME, POLL_INTERVAL, BACKOFF_INITIAL, BACKOFF_MAX, MAX_AGE, TIMEOUT, IDLE_TIMEOUT);
+        NEXT_HOP, WORKERS, HELO_NAME, POLL_INTERVAL, BACKOFF_INITIAL, BACKOFF_MAX, MAX_AGE, TIMEOUT, IDLE_TIMEOUT,
+        TLS, TLS_VERIFY, TLS_TRUST);
+
+    /**
+     * STARTTLS policy towards the hop: never; when offered (a failed handshake defers, never downgrades);
+     * always (not offered or failed defers).
+     */
+    public enum TlsMode
+    {
+        NONE, OPPORTUNISTIC, REQUIRED
+    }
 
     /** The next hop: SMTP or LMTP to host:port, or a Maildir. */
     public enum Kind
@@ -127,7 +146,8 @@ public record HandoffConfig(
     public static HandoffConfig defaults(final NextHop nextHop)
     {
         return new HandoffConfig(nextHop, 2, "", Duration.ofMillis(200), Duration.ofSeconds(1),
-            Duration.ofMinutes(5), Duration.ofDays(5), Duration.ofSeconds(60), Duration.ofSeconds(10));
+            Duration.ofMinutes(5), Duration.ofDays(5), Duration.ofSeconds(60), Duration.ofSeconds(10),
+            TlsMode.OPPORTUNISTIC, false, null);
     }
 
     /**
@@ -146,8 +166,19 @@ public record HandoffConfig(
         {
             throw new ConfigException(file + ": cannot read: " + ex.getMessage());
         }
+        final HandoffConfig d = defaults(null);
         NextHop hop = null;
-        HandoffConfig c = defaults(null);
+        int workers = d.workers;
+        String heloName = d.heloName;
+        Duration pollInterval = d.pollInterval;
+        Duration backoffInitial = d.backoffInitial;
+        Duration backoffMax = d.backoffMax;
+        Duration maxAge = d.maxAge;
+        Duration timeout = d.timeout;
+        Duration idleTimeout = d.idleTimeout;
+        TlsMode tls = d.tls;
+        boolean tlsVerify = d.tlsVerify;
+        Path tlsTrust = d.tlsTrust;
         for (int i = 0; i < lines.size(); i++)
         {
             final String line = lines.get(i).strip();
@@ -170,12 +201,11 @@ public record HandoffConfig(
                     case NEXT_HOP -> hop = NextHop.parse(value);
                     case WORKERS ->
                     {
-                        final int n = Integer.parseInt(value);
-                        if (n < 1 || n > 64)
+                        workers = Integer.parseInt(value);
+                        if (workers < 1 || workers > 64)
                         {
                             throw new IllegalArgumentException("must be 1..64");
                         }
-                        c = c.with(n, c.heloName);
                     }
                     case HELO_NAME ->
                     {
@@ -183,20 +213,28 @@ public record HandoffConfig(
                         {
                             throw new IllegalArgumentException("must be a printable ASCII name");
                         }
-                        c = c.with(c.workers, value);
+                        heloName = value;
                     }
-                    case POLL_INTERVAL -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, positive(value),
-                        c.backoffInitial, c.backoffMax, c.maxAge, c.timeout, c.idleTimeout);
-                    case BACKOFF_INITIAL -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, c.pollInterval,
-                        positive(value), c.backoffMax, c.maxAge, c.timeout, c.idleTimeout);
-                    case BACKOFF_MAX -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, c.pollInterval,
-                        c.backoffInitial, positive(value), c.maxAge, c.timeout, c.idleTimeout);
-                    case MAX_AGE -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, c.pollInterval,
-                        c.backoffInitial, c.backoffMax, positive(value), c.timeout, c.idleTimeout);
-                    case TIMEOUT -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, c.pollInterval,
-                        c.backoffInitial, c.backoffMax, c.maxAge, positive(value), c.idleTimeout);
-                    case IDLE_TIMEOUT -> c = new HandoffConfig(c.nextHop, c.workers, c.heloName, c.pollInterval,
-                        c.backoffInitial, c.backoffMax, c.maxAge, c.timeout, positive(value));
+                    case POLL_INTERVAL -> pollInterval = positive(value);
+                    case BACKOFF_INITIAL -> backoffInitial = positive(value);
+                    case BACKOFF_MAX -> backoffMax = positive(value);
+                    case MAX_AGE -> maxAge = positive(value);
+                    case TIMEOUT -> timeout = positive(value);
+                    case IDLE_TIMEOUT -> idleTimeout = positive(value);
+                    case TLS -> tls = switch (value.toLowerCase(java.util.Locale.ROOT))
+                    {
+                        case "none" -> TlsMode.NONE;
+                        case "opportunistic" -> TlsMode.OPPORTUNISTIC;
+                        case "required" -> TlsMode.REQUIRED;
+                        default -> throw new IllegalArgumentException("must be none, opportunistic or required");
+                    };
+                    case TLS_VERIFY -> tlsVerify = bool(value);
+                    case TLS_TRUST ->
+                    {
+                        tlsTrust = Path.of(value);
+                        // read now: a bad trust file is a config error at start, not a deferral per message
+                        HopTls.trustAnchors(tlsTrust);
+                    }
                     default -> throw new IllegalArgumentException("unknown key " + key + " (known: " + KEYS + ")");
                 }
             }
@@ -209,7 +247,8 @@ public record HandoffConfig(
         {
             throw new ConfigException(file + ":" + lines.size() + ": " + NEXT_HOP + " is required");
         }
-        return c.withNextHop(hop);
+        return new HandoffConfig(hop, workers, heloName, pollInterval, backoffInitial, backoffMax, maxAge, timeout,
+            idleTimeout, tls, tlsVerify, tlsTrust);
     }
 
     /**
@@ -219,7 +258,7 @@ public record HandoffConfig(
     public HandoffConfig withNextHop(final NextHop hop)
     {
         return new HandoffConfig(hop, workers, heloName, pollInterval, backoffInitial, backoffMax, maxAge, timeout,
-            idleTimeout);
+            idleTimeout, tls, tlsVerify, tlsTrust);
     }
 
     /**
@@ -230,13 +269,8 @@ public record HandoffConfig(
      */
     public HandoffConfig withRetry(final Duration initial, final Duration max, final Duration age)
     {
-        return new HandoffConfig(nextHop, workers, heloName, pollInterval, initial, max, age, timeout, idleTimeout);
-    }
-
-    private HandoffConfig with(final int workers, final String helo)
-    {
-        return new HandoffConfig(nextHop, workers, helo, pollInterval, backoffInitial, backoffMax, maxAge, timeout,
-            idleTimeout);
+        return new HandoffConfig(nextHop, workers, heloName, pollInterval, initial, max, age, timeout, idleTimeout,
+            tls, tlsVerify, tlsTrust);
     }
 
     /**
@@ -275,6 +309,16 @@ public record HandoffConfig(
         {
             throw new IllegalArgumentException("not a duration (e.g. 200ms, 1s, 5m, 5d): " + text);
         }
+    }
+
+    private static boolean bool(final String text)
+    {
+        return switch (text.toLowerCase(java.util.Locale.ROOT))
+        {
+            case "true", "yes" -> true;
+            case "false", "no" -> false;
+            default -> throw new IllegalArgumentException("must be true or false: " + text);
+        };
     }
 
     private static Duration positive(final String text)

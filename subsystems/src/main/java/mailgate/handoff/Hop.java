@@ -50,6 +50,15 @@ interface Hop extends AutoCloseable
      */
     void idle();
 
+    /**
+     * @return the TLS protocol and cipher of the last connection used ("TLSv1.3/TLS_AES_256_GCM_SHA384"),
+     *         "none" for plain text, or null where TLS does not apply (Maildir).
+     */
+    default String tls()
+    {
+        return null;
+    }
+
     @Override
     void close();
 }

@@ -16,6 +16,16 @@
  * hop has nothing; on a reused connection (the hop may have dropped it while idle) the message is tried once
  * more on a new one. An I/O error after "." is a deferral that may duplicate (the hop may have the message);
  * the diagnostic log says so.
+ *
+ * STARTTLS (handoff.tls): after EHLO/LHLO, when the hop offers STARTTLS and the mode is not none, the client
+ * asks for it, runs the handshake (HopTls) and says EHLO/LHLO again (RFC 3207: what was learnt before is
+ * forgotten). Not offered: opportunistic goes on in plain text, required defers with 4.7.4. Refused or a
+ * failed handshake (including a certificate that does not verify): a deferral in either mode, never a
+ * silent fall back to plain text, since a downgrade could then be forced by whoever can break the handshake.
+ *
+ * SECURITY
+ * Bytes the hop sends after its 220 to STARTTLS and before the handshake are refused (they would otherwise be
+ * read as if they came over TLS: the STARTTLS command injection of CVE-2011-0411, server side here).
  */
 package mailgate.handoff;
 
@@ -27,6 +37,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import javax.net.ssl.SSLSocket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +49,7 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * SMTP or LMTP delivery over plain TCP.
+ * SMTP or LMTP delivery over TCP, with STARTTLS per handoff.tls.
  */
 final class SmtpHop implements Hop
 {
@@ -48,12 +59,14 @@ final class SmtpHop implements Hop
     private final boolean lmtp;
     private final String helo;
     private final PrintStream diag;
+    private final HopTls hopTls;
     private Socket socket;
     private InputStream in;
     private OutputStream out;
     private final Set<String> extensions = new HashSet<>();
     private long lastUsedNanos;
     private int messagesOnConnection;
+    private String tls = "none";
 
     /** An I/O error before the final "." was written: the hop has no part of the message. */
     private static final class EarlyFailure extends Exception
@@ -63,6 +76,17 @@ final class SmtpHop implements Hop
         EarlyFailure(final IOException cause)
         {
             super(cause.toString(), cause);
+        }
+    }
+
+    /** STARTTLS refused or the handshake failed: the connection is unusable, close it (no QUIT). */
+    private static final class TlsFailure extends Exception
+    {
+        private static final long serialVersionUID = 1L;
+
+        TlsFailure(final String reason)
+        {
+            super(reason);
         }
     }
 
@@ -79,9 +103,10 @@ final class SmtpHop implements Hop
         }
     }
 
-    SmtpHop(final HandoffConfig config, final String helo, final PrintStream diag)
+    SmtpHop(final HandoffConfig config, final HopTls hopTls, final String helo, final PrintStream diag)
     {
         this.config = config;
+        this.hopTls = hopTls;
         this.lmtp = HandoffConfig.Kind.LMTP == config.nextHop().kind();
         this.helo = helo;
         this.diag = diag;
@@ -112,6 +137,11 @@ final class SmtpHop implements Hop
                     continue;
                 }
                 return same(recipients, new Reply(421, "4.4.2 " + relay() + ": " + ex.getMessage()));
+            }
+            catch (final TlsFailure ex)
+            {
+                closeQuietly();
+                return same(recipients, new Reply(421, ex.getMessage()));
             }
             catch (final SessionRefused ex)
             {
@@ -147,7 +177,7 @@ final class SmtpHop implements Hop
         return replies;
     }
 
-    private void connect() throws EarlyFailure, SessionRefused
+    private void connect() throws EarlyFailure, SessionRefused, TlsFailure
     {
         try
         {
@@ -160,30 +190,87 @@ final class SmtpHop implements Hop
             in = new BufferedInputStream(s.getInputStream(), 8192);
             out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
             messagesOnConnection = 0;
-            extensions.clear();
+            tls = "none";
             final Reply greeting = read();
             if (220 != greeting.code())
             {
                 throw new SessionRefused(greeting);
             }
-            send((lmtp ? "LHLO " : "EHLO ") + helo);
-            out.flush();
-            Reply ehlo = readEhlo();
-            if (!ehlo.ok() && !lmtp && ehlo.permanent())
+            hello();
+            if (HandoffConfig.TlsMode.NONE == config.tls())
             {
-                send("HELO " + helo);
-                out.flush();
-                ehlo = read();
+                return;
             }
-            if (!ehlo.ok())
+            if (!extensions.contains("STARTTLS"))
             {
-                throw new SessionRefused(ehlo);
+                if (HandoffConfig.TlsMode.REQUIRED == config.tls())
+                {
+                    throw new SessionRefused(new Reply(421, "4.7.4 " + relay() + " does not offer STARTTLS and " +
+                        HandoffConfig.TLS + " = required"));
+                }
+                return;
             }
+            startTls();
+            hello();
         }
         catch (final IOException ex)
         {
             throw new EarlyFailure(ex);
         }
+    }
+
+    private void hello() throws IOException, SessionRefused
+    {
+        extensions.clear();
+        send((lmtp ? "LHLO " : "EHLO ") + helo);
+        out.flush();
+        Reply ehlo = readEhlo();
+        if (!ehlo.ok() && !lmtp && ehlo.permanent())
+        {
+            send("HELO " + helo);
+            out.flush();
+            ehlo = read();
+        }
+        if (!ehlo.ok())
+        {
+            throw new SessionRefused(ehlo);
+        }
+    }
+
+    private void startTls() throws IOException, TlsFailure
+    {
+        send("STARTTLS");
+        out.flush();
+        final Reply reply = read();
+        if (220 != reply.code())
+        {
+            throw new TlsFailure("4.7.0 " + relay() + " refused STARTTLS (" + reply + "); not falling back to " +
+                "plain text");
+        }
+        if (in.available() > 0)
+        {
+            throw new TlsFailure("4.7.0 " + relay() + " sent data after its STARTTLS reply, before the handshake");
+        }
+        final SSLSocket secure;
+        try
+        {
+            secure = hopTls.handshake(socket, config.nextHop().host(), config.nextHop().port());
+        }
+        catch (final IOException ex)
+        {
+            throw new TlsFailure("4.7.5 TLS handshake with " + relay() + " failed (" + ex.getMessage() +
+                "); not falling back to plain text");
+        }
+        socket = secure;
+        in = new BufferedInputStream(secure.getInputStream(), 8192);
+        out = new BufferedOutputStream(secure.getOutputStream(), 64 * 1024);
+        tls = HopTls.describe(secure.getSession());
+    }
+
+    @Override
+    public String tls()
+    {
+        return tls;
     }
 
     private List<Reply> transaction(final QueuedMessage message, final List<QueuedMessage.Recipient> recipients)

@@ -1,5 +1,11 @@
 package mailgate.handoff;
 
+import mailgate.reactor.tls.KeyMaterial;
+import mailgate.reactor.tls.SelfSignedCertificate;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -10,6 +16,10 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.Base64;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -19,12 +29,13 @@ import java.util.function.Function;
 
 /**
  * A tiny downstream SMTP/LMTP server on 127.0.0.1 for the tests: records every transaction (dot-unstuffed)
- * and answers RCPT and end-of-data as told.
+ * and answers RCPT and end-of-data as told. With tls set it offers STARTTLS (a self-signed certificate made by
+ * reactor's SelfSignedCertificate, the same code smtpd uses) and records the TLS protocol of each transaction.
  */
 final class FakeMta implements AutoCloseable
 {
     /** One received transaction. */
-    record Received(String sender, String mailLine, List<String> recipients, byte[] data)
+    record Received(String sender, String mailLine, List<String> recipients, byte[] data, String tls)
     {
         String text()
         {
@@ -44,6 +55,8 @@ final class FakeMta implements AutoCloseable
     /** When set, the server counts it down after each final dot; once it is zero, it waits on hold before replying. */
     volatile CountDownLatch dotSeen;
     volatile CountDownLatch hold;
+    /** When set, EHLO/LHLO offers STARTTLS and STARTTLS runs a server handshake with this context. */
+    volatile SSLContext tls;
     private final List<Socket> open = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
@@ -105,8 +118,9 @@ final class FakeMta implements AutoCloseable
     {
         try (s)
         {
-            final InputStream in = new BufferedInputStream(s.getInputStream());
-            final OutputStream out = s.getOutputStream();
+            InputStream in = new BufferedInputStream(s.getInputStream());
+            OutputStream out = s.getOutputStream();
+            String tlsProtocol = null;
             reply(out, "220 fake.test ESMTP");
             String sender = null;
             String mailLine = null;
@@ -128,7 +142,22 @@ final class FakeMta implements AutoCloseable
                         reply(out, "500 5.5.1 wrong protocol");
                         continue;
                     }
-                    reply(out, "250-fake.test\r\n250-PIPELINING\r\n250-SIZE 100000000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
+                    reply(out, "250-fake.test\r\n250-PIPELINING\r\n250-SIZE 100000000\r\n250-8BITMIME\r\n" +
+                        (null != tls && null == tlsProtocol ? "250-STARTTLS\r\n" : "") + "250 ENHANCEDSTATUSCODES");
+                }
+                else if (upper.equals("STARTTLS") && null != tls && null == tlsProtocol)
+                {
+                    reply(out, "220 2.0.0 go ahead");
+                    final SSLSocket secure = (SSLSocket)tls.getSocketFactory().createSocket(s, null, true);
+                    secure.setUseClientMode(false);
+                    secure.startHandshake();
+                    tlsProtocol = secure.getSession().getProtocol();
+                    in = new BufferedInputStream(secure.getInputStream());
+                    out = secure.getOutputStream();
+                    open.add(secure);
+                    sender = null;
+                    rcpts.clear();
+                    accepted.clear();
                 }
                 else if (upper.startsWith("MAIL FROM:"))
                 {
@@ -172,7 +201,7 @@ final class FakeMta implements AutoCloseable
                             h.await();
                         }
                     }
-                    received.add(new Received(sender, mailLine, List.copyOf(accepted), data));
+                    received.add(new Received(sender, mailLine, List.copyOf(accepted), data, tlsProtocol));
                     if (lmtp)
                     {
                         for (final String rcpt : accepted)
@@ -204,6 +233,36 @@ final class FakeMta implements AutoCloseable
         {
             // session over
         }
+    }
+
+    /**
+     * @param hostname the certificate's name (localhost and 127.0.0.1 are always added).
+     * @return a server context with a fresh self-signed certificate.
+     */
+    static KeyMaterial selfSigned(final String hostname) throws Exception
+    {
+        return SelfSignedCertificate.create(hostname);
+    }
+
+    static SSLContext serverContext(final KeyMaterial material) throws Exception
+    {
+        final KeyStore store = KeyStore.getInstance("PKCS12");
+        store.load(null, null);
+        store.setKeyEntry("server", material.key(), new char[0], material.chain());
+        final KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(store, new char[0]);
+        final SSLContext context = SSLContext.getInstance("TLS");
+        context.init(kmf.getKeyManagers(), null, null);
+        return context;
+    }
+
+    /** Writes the leaf certificate as PEM (a trust file for handoff.tls-trust). */
+    static Path writePem(final KeyMaterial material, final Path file) throws Exception
+    {
+        Files.writeString(file, "-----BEGIN CERTIFICATE-----\n" +
+            Base64.getMimeEncoder(64, new byte[]{'\n'}).encodeToString(material.chain()[0].getEncoded()) +
+            "\n-----END CERTIFICATE-----\n", StandardCharsets.US_ASCII);
+        return file;
     }
 
     private static void reply(final OutputStream out, final String text) throws IOException

@@ -1,5 +1,6 @@
 package mailgate.handoff;
 
+import mailgate.reactor.spool.Spool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,11 +15,13 @@ import java.util.concurrent.TimeUnit;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * kill -9 of the handoff role (a child JVM) while a message is on the wire loses nothing: the message whose
- * reply never arrived stays in queue/ and is sent again (a duplicate) by the next handoff.
+ * reply never arrived stays in queue/ and is sent again (a duplicate) by the next handoff. After kill -9 of a
+ * handoff that had delivered a message to some recipients only, the next one resumes from handoff/ID.
  */
 class HandoffCrashTest
 {
@@ -47,13 +50,8 @@ class HandoffCrashTest
             mta.dotSeen = fifthDot;
             final Path conf = f.config(mta.uri(), "handoff.workers = 1");
             final List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), HandoffMain.class.getName()));
-            cmd.addAll(List.of(f.args(conf)));
             final Path out = dir.resolve("child.out");
-            final Path err = dir.resolve("child.err");
-            final Process child = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-                .start();
+            final Process child = child(f, conf, out);
             try
             {
                 assertTrue(fifthDot.await(30, TimeUnit.SECONDS), "fifth message reached the hop");
@@ -93,5 +91,80 @@ class HandoffCrashTest
                 }
             }
         }
+    }
+
+    @Test
+    void restartAfterKillMinus9ResumesRetryStateWithoutResending() throws Exception
+    {
+        final HandoffFixture f = new HandoffFixture(dir);
+        final String id = HandoffFixture.nextId();
+        final byte[] m = HandoffFixture.message(id, HandoffFixture.trickyBody());
+        f.write(id, m, "s@example.com", List.of("a@example.com", "b@example.com"), System.currentTimeMillis());
+        final Path stateFile = f.root.resolve("handoff").resolve(id);
+        try (FakeMta mta = new FakeMta(false))
+        {
+            mta.rcptReply = (r) -> r.startsWith("b@") ? "451 4.2.0 b is busy" : "250 2.1.5 Ok";
+            // a 3 s first backoff, so the restarted handoff visibly waits out the saved retry time
+            final Path conf = f.config(mta.uri(), "handoff.workers = 1", "handoff.backoff-initial = 3s",
+                "handoff.backoff-max = 10s");
+            final Process child = child(f, conf, dir.resolve("child.out"));
+            final String saved;
+            try
+            {
+                await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(stateFile));
+                child.destroyForcibly();
+                assertTrue(child.waitFor(10, TimeUnit.SECONDS));
+                saved = Files.readString(stateFile);
+            }
+            finally
+            {
+                child.destroyForcibly();
+            }
+            assertTrue(saved.contains("attempts: 1\n") && saved.contains("done: 0 <a@example.com>\n") &&
+                saved.contains("last-reply: 451 4.2.0 b is busy\n"), saved);
+            assertEquals(1, mta.received.size());
+            assertEquals(List.of("a@example.com"), mta.received.get(0).recipients());
+            final long nextAttemptMs = Long.parseLong(saved.replaceAll("(?s).*next-attempt: (\\d+)\n.*", "$1"));
+
+            // smtpd's start-up verification leaves handoff/ and the queued message alone
+            try (Spool spool = new Spool(f.root, 1))
+            {
+                assertEquals(List.of(), spool.corruptFiles());
+            }
+            assertTrue(Files.exists(f.queue.resolve(id)) && Files.exists(stateFile));
+
+            mta.rcptReply = (r) -> "250 2.1.5 Ok";
+            try (Handoff h = f.start(mta.uri(), "handoff.backoff-initial = 3s", "handoff.backoff-max = 10s"))
+            {
+                final long waitMs = nextAttemptMs - System.currentTimeMillis() - 300;
+                if (waitMs > 200)
+                {
+                    // the saved retry time holds across the restart: nothing is sent before it
+                    await().during(Duration.ofMillis(waitMs)).atMost(Duration.ofMillis(waitMs + 2_000))
+                        .until(() -> 1 == mta.received.size());
+                }
+                await().atMost(Duration.ofSeconds(30)).until(f::queueEmpty);
+            }
+            assertTrue(f.diagBytes.toString().contains("resumed the retry state of 1 message(s)"),
+                f.diagBytes.toString());
+            assertEquals(2, mta.received.size(), "the first delivery and the retry");
+            assertEquals(List.of("b@example.com"), mta.received.get(1).recipients(), "a is not sent again");
+            assertArrayEquals(m, mta.received.get(1).data());
+            final long aTotal = mta.received.stream().filter((r) -> r.recipients().contains("a@example.com")).count();
+            assertEquals(1, aTotal, "a got the message exactly once");
+            assertTrue(f.maillog().contains(id + ": to=<b@example.com>, relay=127.0.0.1:" + mta.port()) &&
+                f.maillog().contains("attempts=2, tls=none, status=sent"), "attempt count goes on: " + f.maillog());
+            assertFalse(Files.exists(stateFile), "state removed with the message");
+        }
+    }
+
+    private Process child(final HandoffFixture f, final Path conf, final Path out) throws java.io.IOException
+    {
+        final List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), HandoffMain.class.getName()));
+        cmd.addAll(List.of(f.args(conf)));
+        return new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(dir.resolve("child.err").toFile())
+            .start();
     }
 }

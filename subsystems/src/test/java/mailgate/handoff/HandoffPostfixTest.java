@@ -22,7 +22,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * End to end against a real Postfix (Debian package) run as a private instance on a loopback port by
  * benchmarks/peers/postfix.sh (messages land on its hold queue). Skipped where Postfix is not installed or
- * the test does not run as root (the script needs both).
+ * the test does not run as root (the script needs both). Once in plain text (Postfix offers no STARTTLS, the
+ * default opportunistic mode goes on without), once with PEER_TLS=may (smtpd_tls_security_level=may) and
+ * handoff.tls = required with the certificate verified against the one postfix.sh made.
  */
 class HandoffPostfixTest
 {
@@ -32,6 +34,23 @@ class HandoffPostfixTest
     @Test
     void postfixReceivesIdenticalMessages() throws Exception
     {
+        final String maillog = deliverFive("none");
+        assertEquals(5, HandoffDeliveryTestSupport.count(maillog, ", tls=none, status=sent"), maillog);
+    }
+
+    @Test
+    void postfixOverStartTlsWithVerifiedCertificate() throws Exception
+    {
+        final String maillog = deliverFive("may");
+        assertEquals(5, HandoffDeliveryTestSupport.count(maillog, ", tls=TLSv1.3/TLS_"), maillog);
+    }
+
+    /**
+     * @param peerTls PEER_TLS for postfix.sh: none or may.
+     * @return the handoff's maillog.
+     */
+    private String deliverFive(final String peerTls) throws Exception
+    {
         final Path script = Path.of("..", "benchmarks", "peers", "postfix.sh").toAbsolutePath().normalize();
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/postfix")) && Files.exists(script), "postfix not installed");
         assumeTrue("root".equals(System.getProperty("user.name")), "postfix.sh needs root");
@@ -39,8 +58,9 @@ class HandoffPostfixTest
         // not under @TempDir: that is 0700 and Postfix's own users must reach their queue directory
         final Path work = Files.createTempDirectory("mailgate-handoff-postfix");
         Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        assertEquals(0, run(List.of("bash", script.toString(), "start", Integer.toString(port), work.toString())),
-            "postfix.sh start");
+        assertEquals(0, run(List.of("bash", script.toString(), "start", Integer.toString(port), work.toString()),
+            peerTls), "postfix.sh start");
+        final boolean tls = "may".equals(peerTls);
         try
         {
             final HandoffFixture f = new HandoffFixture(dir);
@@ -58,7 +78,11 @@ class HandoffPostfixTest
                 ids.add(id);
                 messages.add(m);
             }
-            try (Handoff h = f.start("smtp://127.0.0.1:" + port, "handoff.workers = 2"))
+            final String[] settings = tls ?
+                new String[]{"handoff.workers = 2", "handoff.tls = required", "handoff.tls-verify = true",
+                    "handoff.tls-trust = " + work.resolve("etc").resolve("tls-cert.pem")} :
+                new String[]{"handoff.workers = 2"};
+            try (Handoff h = f.start("smtp://127.0.0.1:" + port, settings))
             {
                 await().atMost(Duration.ofSeconds(60)).until(f::queueEmpty);
             }
@@ -72,6 +96,13 @@ class HandoffPostfixTest
                 final String stored = postcat(work, m.group(1));
                 // drop Postfix's own Received header (first header and its continuation lines)
                 final String[] lines = stored.split("\n", -1);
+                assertTrue(lines[0].startsWith("Received: from "), stored);
+                if (tls)
+                {
+                    // smtpd_tls_received_header: Postfix itself says the message came over TLS 1.3
+                    assertTrue(stored.substring(0, stored.indexOf("\nReceived: from client.example"))
+                        .contains("(using TLSv1.3 with cipher "), stored);
+                }
                 int start = 1;
                 while (start < lines.length && (lines[start].startsWith("\t") || lines[start].startsWith(" ")))
                 {
@@ -81,11 +112,12 @@ class HandoffPostfixTest
                 final String expected = new String(messages.get(i), StandardCharsets.UTF_8).replace("\r\n", "\n");
                 assertEquals(expected, rest, "message " + ids.get(i) + " as Postfix stored it");
             }
+            return maillog;
         }
         finally
         {
-            run(List.of("bash", script.toString(), "stop", Integer.toString(port), work.toString()));
-            run(List.of("rm", "-rf", work.toString()));
+            run(List.of("bash", script.toString(), "stop", Integer.toString(port), work.toString()), peerTls);
+            run(List.of("rm", "-rf", work.toString()), peerTls);
         }
     }
 
@@ -110,9 +142,11 @@ class HandoffPostfixTest
         return new String(out, StandardCharsets.UTF_8);
     }
 
-    private static int run(final List<String> cmd) throws IOException, InterruptedException
+    private static int run(final List<String> cmd, final String peerTls) throws IOException, InterruptedException
     {
-        final Process p = new ProcessBuilder(cmd).inheritIO().start();
+        final ProcessBuilder builder = new ProcessBuilder(cmd).inheritIO();
+        builder.environment().put("PEER_TLS", peerTls);
+        final Process p = builder.start();
         if (!p.waitFor(60, TimeUnit.SECONDS))
         {
             p.destroyForcibly();

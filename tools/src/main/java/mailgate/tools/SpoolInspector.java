@@ -6,8 +6,11 @@
  * DESCRIPTION
  * tmp/ holds messages being received (their envelopes are not patched yet, so only files and bytes are
  * counted); queue/ holds accepted messages, each file's envelope is read; quarantine/ and failed/ are
- * counted when present. --verify streams each queued message part and checks it against the envelope's
- * size and CRC32C fields, the same check a filter or the delivery side makes.
+ * counted when present (failed/ID.reason files are not messages: their bytes count, they do not). handoff/
+ * holds the handoff's retry state, one small file per message it has deferred (docs/handoff.md); --list
+ * shows that state under the message, as postqueue -p shows the deferral reason. --verify streams each queued
+ * message part and checks it against the envelope's size and CRC32C fields, the same check a filter or the
+ * delivery side makes.
  *
  * SECURITY
  * Read-only: opens files for reading, never follows symlinks inside the spool (they are counted as "other"
@@ -44,7 +47,7 @@ public final class SpoolInspector
     /** Spool root when --spool is not given (the daemon's default). */
     public static final String DEFAULT_SPOOL = "./var/spool";
 
-    static final String[] DIRECTORIES = { "tmp", "queue", "quarantine", "failed" };
+    static final String[] DIRECTORIES = { "tmp", "queue", "quarantine", "failed", "handoff" };
     private static final DateTimeFormatter ARRIVAL_FORMAT =
         DateTimeFormatter.ofPattern("EEE MMM dd HH:mm:ss", Locale.ROOT).withZone(ZoneId.systemDefault());
     private static final String LIST_INDENT = " ".repeat(16 + 1 + 8 + 1 + 20 + 1);
@@ -54,6 +57,7 @@ public final class SpoolInspector
     private boolean json;
     private boolean list;
     private boolean verify;
+    private Path handoffDir;
 
     private SpoolInspector(final PrintStream out)
     {
@@ -115,6 +119,7 @@ public final class SpoolInspector
             throw InspectException.unreadable("not a spool (no queue/ directory): " + queueDir);
         }
         final long nowMs = System.currentTimeMillis();
+        handoffDir = root.resolve("handoff");
         final List<DirectoryStats> directories = new ArrayList<>();
         final List<QueuedFile> queued = new ArrayList<>();
         for (final String name : DIRECTORIES)
@@ -194,8 +199,13 @@ public final class SpoolInspector
                     queued.add(new QueuedFile(
                         fileName, attributes.size(), attributes.lastModifiedTime().toMillis(), envelope));
                 }
-                stats.messages++;
                 stats.bytes += attributes.size();
+                final String entry = file.getFileName().toString();
+                if (!("failed".equals(name) && entry.endsWith(".reason")) &&
+                    !("handoff".equals(name) && entry.endsWith(".tmp")))
+                {
+                    stats.messages++;
+                }
             }
         }
         catch (final IOException ex)
@@ -265,6 +275,11 @@ public final class SpoolInspector
                 envelope.sender.isEmpty() ? "MAILER-DAEMON" : envelope.sender;
             out.printf("%-16s %8s %-20s %s%n", file.id(), size < 0 ? "?" : Long.toString(size),
                 ARRIVAL_FORMAT.format(Instant.ofEpochMilli(file.arrivalMs())), sender);
+            final String retry = retryState(file.name);
+            if (null != retry)
+            {
+                out.println(LIST_INDENT + "(" + retry + ")");
+            }
             for (final String recipient : envelope.recipients)
             {
                 out.println(LIST_INDENT + recipient);
@@ -277,6 +292,46 @@ public final class SpoolInspector
         }
         out.println("-- " + (totalBytes + 1023) / 1024 + " Kbytes in " + queued.size() + " Request" +
             (1 == queued.size() ? "." : "s."));
+    }
+
+    /**
+     * @param id a queue id.
+     * @return "handoff: attempt N, next retry at T, last reply: R" from handoff/ID, or null when there is none.
+     */
+    private String retryState(final String id)
+    {
+        final Path file = handoffDir.resolve(id);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))
+        {
+            return null;
+        }
+        try
+        {
+            String attempts = "?";
+            String next = "?";
+            String reply = "";
+            for (final String line : Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8))
+            {
+                if (line.startsWith("attempts: "))
+                {
+                    attempts = line.substring("attempts: ".length());
+                }
+                else if (line.startsWith("next-attempt: "))
+                {
+                    next = ARRIVAL_FORMAT.format(Instant.ofEpochMilli(
+                        Long.parseLong(line.substring("next-attempt: ".length()).strip())));
+                }
+                else if (line.startsWith("last-reply: "))
+                {
+                    reply = line.substring("last-reply: ".length());
+                }
+            }
+            return "handoff: attempt " + attempts + ", next " + next + (reply.isEmpty() ? "" : ", last reply: " + reply);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "handoff: unreadable retry state: " + ex.getMessage();
+        }
     }
 
     private void printJson(

@@ -181,6 +181,50 @@ class InspectMainTest
     }
 
     @Test
+    void spoolViewCountsFailedMessagesAndShowsTheHandoffRetryState() throws Exception
+    {
+        final Path spool = dir.resolve("spool");
+        new mailgate.reactor.spool.Spool(spool, 1).close();
+        final long now = System.currentTimeMillis();
+        final String id = "00000000000A0000";
+        Files.write(spool.resolve("queue").resolve(id), spoolFile(id, now - 60_000, "<a@x.test>",
+            List.of("<b@y.test>"), "Subject: deferred\r\n\r\nbody\r\n"));
+        // a real handoff towards a port where nothing listens: deferred, its retry state in handoff/
+        final int closedPort;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0))
+        {
+            closedPort = probe.getLocalPort();
+        }
+        final java.io.ByteArrayOutputStream sink = new java.io.ByteArrayOutputStream();
+        final java.io.PrintStream log = new java.io.PrintStream(sink, true, StandardCharsets.UTF_8);
+        final mailgate.handoff.HandoffConfig config = mailgate.handoff.HandoffConfig.defaults(
+            mailgate.handoff.HandoffConfig.NextHop.parse("smtp://127.0.0.1:" + closedPort))
+            .withRetry(java.time.Duration.ofHours(1), java.time.Duration.ofHours(1), java.time.Duration.ofDays(1));
+        try (mailgate.handoff.Handoff ignored = mailgate.handoff.Handoff.start(config, spool, "inspect.test", log, log))
+        {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                .until(() -> Files.exists(spool.resolve("handoff").resolve(id)));
+        }
+        final Path failed = spool.resolve("failed");
+        Files.write(failed.resolve("00000000000B0000"), spoolFile("00000000000B0000", now, "<a@x.test>",
+            List.of("<c@y.test>"), "x\r\n"));
+        Files.writeString(failed.resolve("00000000000B0000.reason"), "rejected: <c@y.test>: 550 5.1.1 no\n");
+
+        final InspectRun counts = InspectRun.of("spool", "--spool", spool.toString(), "--json");
+        assertEquals(0, counts.exit, counts.toString());
+        final Map<String, Object> directories = map(counts.json().get("directories"));
+        assertEquals(1L, map(directories.get("queue")).get("messages"));
+        assertEquals(1L, map(directories.get("failed")).get("messages"), "the .reason file is not a message");
+        assertEquals(1L, map(directories.get("handoff")).get("messages"));
+        final InspectRun verify = InspectRun.of("spool", "--spool", spool.toString(), "--verify");
+        assertEquals(0, verify.exit, "handoff/ does not make queue/ look bad: " + verify);
+        final InspectRun listed = InspectRun.of("spool", "--spool", spool.toString(), "--list");
+        assertTrue(listed.out.contains("(handoff: attempt 1, next ") &&
+            listed.out.contains(", last reply: 421 4.4.2 127.0.0.1:" + closedPort), listed.toString());
+        assertTrue(listed.out.contains("in 1 Request."), listed.toString());
+    }
+
+    @Test
     void countersViewSumsLoopsFiltersAndWatchesRates() throws Exception
     {
         final Path spool = dir.resolve("spool");

@@ -46,24 +46,7 @@ public final class PemFiles
      */
     public static KeyMaterial load(final Path certFile, final Path keyFile) throws IOException
     {
-        final List<byte[]> certs = blocks(certFile, "CERTIFICATE");
-        if (certs.isEmpty())
-        {
-            throw new IOException(certFile + ": no -----BEGIN CERTIFICATE----- block");
-        }
-        final X509Certificate[] chain = new X509Certificate[certs.size()];
-        try
-        {
-            final CertificateFactory factory = CertificateFactory.getInstance("X.509");
-            for (int i = 0; i < chain.length; i++)
-            {
-                chain[i] = (X509Certificate)factory.generateCertificate(new ByteArrayInputStream(certs.get(i)));
-            }
-        }
-        catch (final GeneralSecurityException ex)
-        {
-            throw new IOException(certFile + ": bad certificate: " + ex.getMessage(), ex);
-        }
+        final X509Certificate[] chain = certificates(certFile);
         final String keyText = Files.readString(keyFile, StandardCharsets.US_ASCII);
         if (keyText.contains("ENCRYPTED") || keyText.contains("Proc-Type:"))
         {
@@ -90,6 +73,34 @@ public final class PemFiles
         final PrivateKey key = privateKey(keyFile, pkcs8, chain[0].getPublicKey().getAlgorithm());
         checkPair(keyFile, key, chain[0]);
         return new KeyMaterial(key, chain);
+    }
+
+    /**
+     * @param certFile PEM file with one or more certificates (a chain, or trust anchors).
+     * @return the certificates in file order.
+     * @throws IOException with a message naming the file and what is wrong (also when there is none).
+     */
+    public static X509Certificate[] certificates(final Path certFile) throws IOException
+    {
+        final List<byte[]> certs = blocks(certFile, "CERTIFICATE");
+        if (certs.isEmpty())
+        {
+            throw new IOException(certFile + ": no -----BEGIN CERTIFICATE----- block");
+        }
+        final X509Certificate[] chain = new X509Certificate[certs.size()];
+        try
+        {
+            final CertificateFactory factory = CertificateFactory.getInstance("X.509");
+            for (int i = 0; i < chain.length; i++)
+            {
+                chain[i] = (X509Certificate)factory.generateCertificate(new ByteArrayInputStream(certs.get(i)));
+            }
+        }
+        catch (final GeneralSecurityException ex)
+        {
+            throw new IOException(certFile + ": bad certificate: " + ex.getMessage(), ex);
+        }
+        return chain;
     }
 
     private static PrivateKey privateKey(final Path keyFile, final byte[] pkcs8, final String certAlgorithm)
