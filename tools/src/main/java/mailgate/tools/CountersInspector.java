@@ -31,8 +31,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -45,7 +43,6 @@ public final class CountersInspector
     public static final long DEFAULT_INTERVAL_MS = 1000;
 
     private static final Pattern LOOP_LABEL = Pattern.compile("^(.*): loop (\\d+)$");
-    private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
 
     private final PrintStream out;
     private final ViewOptions view = new ViewOptions("counters");
@@ -104,77 +101,39 @@ public final class CountersInspector
     private int inspect() throws InspectException
     {
         final Path file = spool.toAbsolutePath().normalize().resolve("run").resolve(StatusFile.FILE_NAME);
-        StatusFileReader reader = StatusFileReader.open(file);
+        final StatusFileReader[] reader = {StatusFileReader.open(file)};
         try
         {
             if (!watch)
             {
-                print(reader, sample(reader), null, null);
+                print(reader[0], sample(reader[0]), null, null);
                 return InspectMain.EXIT_OK;
             }
-            final long intervalNs = TimeUnit.MILLISECONDS.toNanos(intervalMs);
-            final boolean clear = !json && out == System.out && null != System.console();
-            long deadlineNs = System.nanoTime();
-            Sample previous = null;
-            for (long frame = 0; count < 0 || frame < count; frame++)
+            final Sample[] previous = {null};
+            WatchLoop.run(out, json, intervalMs, count, (frame) ->
             {
                 String note = null;
-                if (frame > 0)
+                if (frame > 0 && reader[0].isReplaced())
                 {
-                    deadlineNs += intervalNs;
-                    if (!parkUntil(deadlineNs))
-                    {
-                        break;
-                    }
-                    if (System.nanoTime() - deadlineNs > intervalNs)
-                    {
-                        deadlineNs = System.nanoTime();
-                    }
-                    if (reader.isReplaced())
-                    {
-                        reader.close();
-                        reader = null;
-                        reader = StatusFileReader.open(file);
-                        previous = null;
-                        note = "status file replaced (daemon restarted): rates start again";
-                    }
+                    reader[0].close();
+                    reader[0] = null;
+                    reader[0] = StatusFileReader.open(file);
+                    previous[0] = null;
+                    note = "status file replaced (daemon restarted): rates start again";
                 }
-                final Sample current = sample(reader);
-                if (clear)
-                {
-                    out.print(CLEAR_SCREEN);
-                }
-                else if (frame > 0 && !json)
-                {
-                    out.println();
-                }
-                print(reader, current, previous, note);
-                out.flush();
-                previous = current;
-            }
+                final Sample current = sample(reader[0]);
+                print(reader[0], current, previous[0], note);
+                previous[0] = current;
+            });
             return InspectMain.EXIT_OK;
         }
         finally
         {
-            if (null != reader)
+            if (null != reader[0])
             {
-                reader.close();
+                reader[0].close();
             }
         }
-    }
-
-    private static boolean parkUntil(final long deadlineNs)
-    {
-        long remainingNs;
-        while ((remainingNs = deadlineNs - System.nanoTime()) > 0)
-        {
-            LockSupport.parkNanos(remainingNs);
-            if (Thread.currentThread().isInterrupted())
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     private Sample sample(final StatusFileReader reader)

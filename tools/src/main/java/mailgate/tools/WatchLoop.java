@@ -5,7 +5,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The --watch loop shared by views: a frame every interval on a fixed-rate schedule, until a count or interrupt.
+ * The --watch loop shared by views: a frame every interval after the previous one, until a count or interrupt.
  */
 final class WatchLoop
 {
@@ -49,10 +49,9 @@ final class WatchLoop
                 {
                     break;
                 }
-                if (System.nanoTime() - deadlineNs > intervalNs)
-                {
-                    deadlineNs = System.nanoTime();
-                }
+                // counted from when the last frame was actually taken: on a busy machine frames drift, but they
+                // are never closer than the interval, so per-second rates never come from a sliver of time
+                deadlineNs = System.nanoTime();
             }
             if (clear)
             {
