@@ -13,6 +13,7 @@
 package mailgate.ipc;
 
 import io.aeron.Aeron;
+import io.aeron.AeronCounters;
 import io.aeron.ExclusivePublication;
 import io.aeron.FragmentAssembler;
 import io.aeron.Publication;
@@ -24,6 +25,9 @@ import mailgate.ipc.codecs.MessageHeaderDecoder;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersReader;
+
+import java.nio.ByteOrder;
 
 /**
  * Request subscription, reply publications and frame checks of one subsystem server.
@@ -45,6 +49,14 @@ public final class SubsystemServer implements AutoCloseable
     }
 
     private static final long OFFER_DEADLINE_NS = 5_000_000L;
+    /**
+     * Open reply publications at most: one smtpd uses up to 32 (one per event loop), a restarted one 32 more until
+     * the sweep closes the old. Without a cap every garbled frame naming a new reply stream opened a 3 MB log in
+     * /dev/shm (GarbledFramesTest: 329 MB after 2,000 frames).
+     */
+    private static final int MAX_REPLY_PUBLICATIONS = 64;
+    /** The uint32 length in front of var data (varAsciiEncoding, varUtf8Encoding). */
+    private static final int VAR_LENGTH_SIZE = 4;
     private static final long PUBLICATION_SWEEP_NS = 1_000_000_000L;
 
     private final Aeron aeron;
@@ -162,6 +174,11 @@ public final class SubsystemServer implements AutoCloseable
             return;
         }
         final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        if (!isWellFramed(buffer, bodyOffset, headerDecoder.blockLength(), offset + length))
+        {
+            badFrames.increment();
+            return;
+        }
         try
         {
             if (ChallengeDecoder.TEMPLATE_ID == headerDecoder.templateId())
@@ -177,11 +194,33 @@ public final class SubsystemServer implements AutoCloseable
             handler.onRequest(headerDecoder.templateId(), buffer, bodyOffset, headerDecoder.blockLength(),
                 headerDecoder.version());
         }
-        catch (final IndexOutOfBoundsException | IllegalStateException ex)
+        catch (final IndexOutOfBoundsException | IllegalStateException | IllegalArgumentException ex)
         {
-            // a truncated or garbled frame: never trust it, never die of it
+            // a truncated or garbled frame (IllegalArgumentException: an enum value the schema does not know):
+            // never trust it, never die of it
             badFrames.increment();
         }
+    }
+
+    /**
+     * Every mailgate message is a fixed block then length-prefixed var data (the schema has no groups), so the
+     * lengths must tile the frame exactly. Checked before any decoder runs: a decoder allocates the length it
+     * reads, so a garbled length was a NegativeArraySizeException or an OutOfMemoryError that killed the agent
+     * thread and left a process that no longer served (GarbledFramesTest).
+     */
+    private static boolean isWellFramed(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int frameEnd)
+    {
+        long position = (long)bodyOffset + blockLength;
+        while (position < frameEnd)
+        {
+            if (position + VAR_LENGTH_SIZE > frameEnd)
+            {
+                return false;
+            }
+            position += VAR_LENGTH_SIZE + (buffer.getInt((int)position, ByteOrder.LITTLE_ENDIAN) & 0xFFFF_FFFFL);
+        }
+        return position == frameEnd;
     }
 
     private ExclusivePublication replyPublication(final int streamId)
@@ -194,10 +233,30 @@ public final class SubsystemServer implements AutoCloseable
         ExclusivePublication publication = replyPublications.get(streamId);
         if (null == publication || publication.isClosed())
         {
+            if (null == publication &&
+                (replyPublications.size() >= MAX_REPLY_PUBLICATIONS || !isLiveClientStream(streamId)))
+            {
+                badFrames.increment();
+                return null;
+            }
             publication = aeron.addExclusivePublication(IpcChannels.CHANNEL, streamId);
             replyPublications.put(streamId, publication);
         }
         return publication;
+    }
+
+    /**
+     * A reply stream encodes its requester's Aeron client id (IpcChannels.replyStream): open one only for a
+     * client the driver knows is alive, so garbled stream ids do not each cost a log buffer.
+     */
+    private boolean isLiveClientStream(final int streamId)
+    {
+        final long clientBits = (streamId - IpcChannels.REPLY_STREAM_BASE) / 32;
+        final CountersReader counters = aeron.countersReader();
+        final boolean[] live = {false};
+        counters.forEach((counterId, typeId, key, label) ->
+            live[0] |= AeronCounters.DRIVER_HEARTBEAT_TYPE_ID == typeId && (key.getLong(0) & 0xFFFFF) == clientBits);
+        return live[0];
     }
 
     public void close()

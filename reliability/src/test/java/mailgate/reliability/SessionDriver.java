@@ -56,7 +56,20 @@ final class SessionDriver implements AutoCloseable
 
     Session open()
     {
-        return new Session();
+        return new Session(new ReplyBuffer(256 * 1024), new UnsafeBuffer(ByteBuffer.allocateDirect(4 << 20)));
+    }
+
+    /**
+     * A session over buffers the caller reuses: fuzzing opens thousands of sessions a second, one after the other,
+     * and fresh direct buffers for each would pile up until a GC.
+     *
+     * @param out replies (cleared here).
+     * @param in  input, large enough for everything the session will be sent.
+     */
+    Session open(final ReplyBuffer out, final UnsafeBuffer in)
+    {
+        out.clear();
+        return new Session(out, in);
     }
 
     List<Path> queued() throws IOException
@@ -105,16 +118,18 @@ final class SessionDriver implements AutoCloseable
 
     final class Session implements SessionHost
     {
-        final ReplyBuffer out = new ReplyBuffer(256 * 1024);
-        final UnsafeBuffer in = new UnsafeBuffer(ByteBuffer.allocateDirect(4 << 20));
+        final ReplyBuffer out;
+        final UnsafeBuffer in;
         final SmtpSession session;
         final StringBuilder replies = new StringBuilder();
         int inStart;
         int inEnd;
         long nowNs = 1_000_000_000L;
 
-        Session()
+        Session(final ReplyBuffer out, final UnsafeBuffer in)
         {
+            this.out = out;
+            this.in = in;
             session = new SmtpSession(services, out, this, "192.0.2.7", 40000);
             session.onConnect(nowNs);
             drainReplies();

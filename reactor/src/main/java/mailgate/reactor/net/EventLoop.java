@@ -48,6 +48,10 @@ public final class EventLoop implements Agent
 {
     private static final long SWEEP_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final int ACCEPTS_PER_CYCLE = 64;
+    /** After accept() failed (EMFILE, ENFILE, ENOBUFS): the backlog waits this long before the next try. */
+    private static final long ACCEPT_FAILED_PAUSE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** A loop leaving accepts to a less loaded peer looks again after this long. */
+    private static final long ACCEPT_BALANCE_PAUSE_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final int BALANCE_SLACK = 4;
 
     private final int id;
@@ -74,6 +78,8 @@ public final class EventLoop implements Agent
     private TlsContext tlsContext;
     private long nowNs;
     private long nextSweepNs;
+    private long acceptResumeNs;
+    private boolean acceptPaused;
     private volatile int activeConnections;
     private volatile long shutdownForceAtNs;
     private volatile boolean shutdownRequested;
@@ -165,6 +171,10 @@ public final class EventLoop implements Agent
     public int doWork() throws IOException
     {
         nowNs = System.nanoTime();
+        if (acceptPaused && nowNs - acceptResumeNs >= 0)
+        {
+            resumeAccepting();
+        }
         int work = selector.selectNow(onSelected);
         work += spoolCompletions.drain(onSpoolCompletion);
         work += services.inbox().drain(onInboxTask);
@@ -189,12 +199,12 @@ public final class EventLoop implements Agent
         }
         if (key == acceptKey)
         {
-            onAcceptable(listener, false);
+            onAcceptable(key, listener, false);
             return;
         }
         if (key == tlsAcceptKey)
         {
-            onAcceptable(tlsListener, true);
+            onAcceptable(key, tlsListener, true);
             return;
         }
         final Connection connection = (Connection)key.attachment();
@@ -209,10 +219,16 @@ public final class EventLoop implements Agent
         }
     }
 
-    private void onAcceptable(final ServerSocketChannel listener, final boolean implicitTls)
+    private void onAcceptable(final SelectionKey key, final ServerSocketChannel listener, final boolean implicitTls)
     {
-        if (shutdownRequested || !isLeastLoaded())
+        if (shutdownRequested)
         {
+            return;
+        }
+        if (!isLeastLoaded())
+        {
+            // the listener stays readable until a peer accepts: without a pause this loop would spin meanwhile
+            pauseAccepting(ACCEPT_BALANCE_PAUSE_NS);
             return;
         }
         for (int i = 0; i < ACCEPTS_PER_CYCLE; i++)
@@ -224,7 +240,10 @@ public final class EventLoop implements Agent
             }
             catch (final IOException ex)
             {
-                // EMFILE and friends: leave the connection in the backlog and try again next cycle
+                // EMFILE and friends: leave the connection in the backlog. The listener stays readable, so
+                // retrying every cycle spun the loop at 100% CPU (ResourceLimitsTest); pause, then try again.
+                counters.acceptFailures.incrementRelease();
+                pauseAccepting(ACCEPT_FAILED_PAUSE_NS);
                 return;
             }
             if (null == channel)
@@ -232,6 +251,29 @@ public final class EventLoop implements Agent
                 return;
             }
             onAccepted(channel, implicitTls);
+        }
+    }
+
+    private void pauseAccepting(final long pauseNs)
+    {
+        acceptPaused = true;
+        acceptResumeNs = nowNs + pauseNs;
+        setAcceptInterest(acceptKey, 0);
+        setAcceptInterest(tlsAcceptKey, 0);
+    }
+
+    private void resumeAccepting()
+    {
+        acceptPaused = false;
+        setAcceptInterest(acceptKey, SelectionKey.OP_ACCEPT);
+        setAcceptInterest(tlsAcceptKey, SelectionKey.OP_ACCEPT);
+    }
+
+    private static void setAcceptInterest(final SelectionKey key, final int ops)
+    {
+        if (null != key && key.isValid())
+        {
+            key.interestOps(ops);
         }
     }
 

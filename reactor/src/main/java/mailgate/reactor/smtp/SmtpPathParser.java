@@ -281,6 +281,12 @@ public final class SmtpPathParser
                 return false;
             }
             i++;
+            // found by fuzzing: the octet after the closing quote was skipped as if it were the '@', so
+            // "a"xexample.test passed, and an 8-bit octet there slipped past the SMTPUTF8 and UTF-8 checks
+            if (i < end && '@' != buffer.getByte(i))
+            {
+                return false;
+            }
         }
         else
         {
