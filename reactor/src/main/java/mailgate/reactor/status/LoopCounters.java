@@ -31,6 +31,7 @@ public final class LoopCounters
     public final AtomicCounter ipcUnavailable;
     public final AtomicCounter ipcOfferFailures;
     public final AtomicCounter ipcRepliesDropped;
+    public final AtomicCounter ipcReconnects;
 
     /**
      * @param manager where to allocate.
@@ -60,6 +61,7 @@ public final class LoopCounters
         ipcUnavailable = allocate(manager, SmtpdCounter.IPC_UNAVAILABLE, loopId);
         ipcOfferFailures = allocate(manager, SmtpdCounter.IPC_OFFER_FAILURES, loopId);
         ipcRepliesDropped = allocate(manager, SmtpdCounter.IPC_REPLIES_DROPPED, loopId);
+        ipcReconnects = allocate(manager, SmtpdCounter.IPC_RECONNECTS, loopId);
     }
 
     /**

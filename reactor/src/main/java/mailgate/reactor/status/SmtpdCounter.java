@@ -29,6 +29,7 @@ public enum SmtpdCounter
     IPC_UNAVAILABLE(2020, "ipc requests refused: subsystem down or unproven"),
     IPC_OFFER_FAILURES(2021, "ipc offers failed (back pressure, not connected)"),
     IPC_REPLIES_DROPPED(2022, "ipc replies dropped (unproven session or stale)"),
+    IPC_RECONNECTS(2023, "ipc reconnects after a media driver restart"),
     SPOOL_FILES_SYNCED(2050, "spool files made durable"),
     SPOOL_SYNC_BATCHES(2051, "spool group commits"),
     SPOOL_SYNC_FAILURES(2052, "spool sync failures"),
