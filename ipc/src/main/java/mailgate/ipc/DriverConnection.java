@@ -20,7 +20,8 @@
  * are never written through a dead mapping.
  *
  * LIMITS
- * Checks every 50 ms; reconnect attempts back off from 20 ms to 200 ms (a look at cnc.dat each, cheap). Mirrored counters lag by one check.
+ * Checks every 50 ms; reconnect attempts back off from 20 ms to 200 ms (a look at cnc.dat each, cheap).
+ * Mirrored counters lag by one check.
  */
 package mailgate.ipc;
 

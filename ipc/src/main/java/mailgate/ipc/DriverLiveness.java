@@ -64,7 +64,8 @@ public record DriverLiveness(DriverLiveness.State state, long pid, long heartbea
         final Path cnc = aeronDir.resolve(CncFileDescriptor.CNC_FILE);
         try (FileChannel channel = FileChannel.open(cnc, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
         {
-            final ByteBuffer header = ByteBuffer.allocate(CncFileDescriptor.META_DATA_LENGTH).order(ByteOrder.nativeOrder());
+            final ByteBuffer header =
+                ByteBuffer.allocate(CncFileDescriptor.META_DATA_LENGTH).order(ByteOrder.nativeOrder());
             if (channel.read(header, 0) < CncFileDescriptor.META_DATA_LENGTH)
             {
                 return new DriverLiveness(State.STARTING, 0, -1);

@@ -10,7 +10,8 @@
  * output is the supervisor's output. Options are passed through to every child unchanged; smtpd gets
  * router.mode=aeron and filter.mode=aeron added. A child that ran longer than a minute restarts after the
  * first delay again; one that keeps dying waits 1, 2, 4 ... up to 30 seconds. The driver restarts after
- * 0.1 s (then 0.2, 0.4 ...): every IPC question is answered 451 while it is gone. The other roles stay up
+ * 0.1 s (then 0.2, 0.4 ... while it dies within 2 s of its start): every IPC question is answered 451 while
+ * it is gone. The other roles stay up
  * across a driver restart and attach to the new driver by themselves (DriverConnection); the rate role
  * exits and is restarted.
  *
@@ -43,7 +44,10 @@ import java.util.concurrent.TimeUnit;
 public final class SupervisorMain
 {
     private static final long FIRST_BACKOFF_MS = 1000;
+    private static final long HEALTHY_AFTER_MS = 60_000;
     private static final long DRIVER_FIRST_BACKOFF_MS = 100;
+    // a driver that served a few seconds is not crash-looping: a kill -9 an hour later must not wait 30 s
+    private static final long DRIVER_HEALTHY_AFTER_MS = 2_000;
     private static final long DRIVER_START_TIMEOUT_MS = 30_000;
     private static volatile boolean stopping;
 
@@ -86,24 +90,28 @@ public final class SupervisorMain
             return;
         }
         final Child driver = new Child("driver", "mailgate.ipc.DriverMain", List.of("--aeron-dir", aeronDir.toString()),
-            DRIVER_FIRST_BACKOFF_MS);
+            DRIVER_FIRST_BACKOFF_MS, DRIVER_HEALTHY_AFTER_MS);
         final List<String> passThrough = new ArrayList<>(Arrays.asList(args));
         if (!passThrough.isEmpty() && "run".equals(passThrough.get(0)))
         {
             passThrough.remove(0);
         }
-        final Child router = new Child("router", "mailgate.router.RouterMain", passThrough, FIRST_BACKOFF_MS);
-        final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough, FIRST_BACKOFF_MS);
+        final Child router = new Child("router", "mailgate.router.RouterMain", passThrough,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
+        final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final String handoffConfig = config.get(SmtpdConfig.HANDOFF_CONFIG);
         final List<String> handoffArgs = new ArrayList<>(passThrough);
         handoffArgs.add("--handoff-config");
         handoffArgs.add(handoffConfig);
         final Child handoff = handoffConfig.isEmpty() ? null :
-            new Child("handoff", "mailgate.handoff.HandoffMain", handoffArgs, FIRST_BACKOFF_MS);
+            new Child("handoff", "mailgate.handoff.HandoffMain", handoffArgs,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final String rateConfig = config.get(SmtpdConfig.RATE_CONFIG);
         // the rate role replicates this host's counters to the cluster; smtpd counts in the shared file itself
         final Child rate = rateConfig.isEmpty() ? null :
-            new Child("rate", "mailgate.rate.RateMain", List.of("--config", rateConfig), FIRST_BACKOFF_MS);
+            new Child("rate", "mailgate.rate.RateMain", List.of("--config", rateConfig),
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final List<String> smtpdArgs = new ArrayList<>(passThrough);
         smtpdArgs.add("--set");
         smtpdArgs.add(SmtpdConfig.ROUTER_MODE + "=aeron");
@@ -115,7 +123,8 @@ public final class SupervisorMain
             smtpdArgs.add("--set");
             smtpdArgs.add(SmtpdConfig.STARTTLS + "=on");
         }
-        final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs, FIRST_BACKOFF_MS);
+        final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final CountDownLatch stopped = new CountDownLatch(1);
         final sun.misc.SignalHandler stop = (signal) -> new Thread(() ->
         {
@@ -252,13 +261,20 @@ public final class SupervisorMain
         private final String role;
         private final List<String> command = new ArrayList<>();
         private final long firstBackoffMs;
+        private final long healthyAfterMs;
         private volatile Process process;
         private Thread watcher;
 
-        Child(final String role, final String mainClass, final List<String> args, final long firstBackoffMs)
+        Child(
+            final String role,
+            final String mainClass,
+            final List<String> args,
+            final long firstBackoffMs,
+            final long healthyAfterMs)
         {
             this.role = role;
             this.firstBackoffMs = firstBackoffMs;
+            this.healthyAfterMs = healthyAfterMs;
             command.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             for (final String jvmArg : ManagementFactory.getRuntimeMXBean().getInputArguments())
@@ -297,7 +313,7 @@ public final class SupervisorMain
                     {
                         return;
                     }
-                    if (System.currentTimeMillis() - startedMs > 60_000)
+                    if (System.currentTimeMillis() - startedMs > healthyAfterMs)
                     {
                         backoffMs = firstBackoffMs;
                     }

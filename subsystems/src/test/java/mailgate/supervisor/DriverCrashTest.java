@@ -52,6 +52,8 @@ class DriverCrashTest
     private static final long REPLY_DEADLINE_MS = POLICY_TIMEOUT_MS + 2_000;
     private static final int READ_TIMEOUT_MS = 15_000;
     private static final long TEMPFAIL_PAUSE_MS = 20;
+    /** The supervisor's driver backoff grows for a driver that dies within 2 s of its start. */
+    private static final long MIN_SERVED_MS = 2_500;
 
     /** One message as the client sent it and the queue id it was acknowledged with. */
     private record Acked(String queueId, byte[] content)
@@ -227,6 +229,7 @@ class DriverCrashTest
             .until(() -> queued.sum() >= 50 && refused554.sum() >= 10);
         assertEquals(0, tempfails.sum(), "no 451 before the first kill");
         final Result result = new Result();
+        long servedSinceNs = System.nanoTime();
         for (int round = 1; round <= ROUNDS; round++)
         {
             // a random moment of steady load
@@ -234,6 +237,12 @@ class DriverCrashTest
             Thread.sleep(300 + random.nextInt(1500));
             await("load before round " + round).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
                 .until(() -> queued.sum() >= queuedBefore + 20);
+            // kill a driver that has served a while, not one the supervisor would take for crash-looping
+            final long servedMs = (System.nanoTime() - servedSinceNs) / 1_000_000;
+            if (servedMs < MIN_SERVED_MS)
+            {
+                Thread.sleep(MIN_SERVED_MS - servedMs);
+            }
             final DriverLiveness before = DriverLiveness.of(aeronDir, 3_000);
             assertTrue(before.isRunning(), "driver up before round " + round + ": " + before);
             final ProcessHandle driver = ProcessHandle.of(before.pid()).orElseThrow();
@@ -251,6 +260,7 @@ class DriverCrashTest
                     return now.isRunning() && now.pid() != before.pid();
                 });
             final long servingNs = System.nanoTime();
+            servedSinceNs = servingNs;
             result.restartMs.add((servingNs - killNs) / 1_000_000);
             // recovered: 451s were seen, a message was queued after the last one, and a second passed without one
             await("250 again after round " + round).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
