@@ -6,10 +6,14 @@
  * SECURITY
  * The Aeron directory's parent is checked (owner, 0700, no symlink) before anything is written. A driver
  * already active on the directory is never deleted under it: start-up stops with a clear error instead.
+ *
+ * DESCRIPTION
+ * The files of a driver that was killed (kill -9 leaves cnc.dat behind) are taken over at once when its pid
+ * is gone (DriverLiveness), not only after Aeron's heartbeat timeout, so a restarted driver is serving
+ * within its own start-up time.
  */
 package mailgate.ipc;
 
-import io.aeron.CommonContext;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -34,10 +38,11 @@ public final class MediaDriverLauncher
     public static MediaDriver launch(final Path aeronDir)
     {
         final Path dir = IpcChannels.secureAeronDir(aeronDir);
-        if (CommonContext.isDriverActive(dir.toFile(), TimeUnit.SECONDS.toMillis(2), (s) -> { }))
+        final DriverLiveness previous = DriverLiveness.of(dir, TimeUnit.SECONDS.toMillis(2));
+        if (previous.isRunning())
         {
-            throw new IllegalStateException("a media driver is already active in " + dir +
-                "; stop it first or choose another ipc.aeron-dir");
+            throw new IllegalStateException("a media driver is already active in " + dir + " (" + previous +
+                "); stop it first or choose another ipc.aeron-dir");
         }
         final MediaDriver.Context context = new MediaDriver.Context()
             .aeronDirectoryName(dir.toString())

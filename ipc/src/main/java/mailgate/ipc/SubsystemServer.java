@@ -9,6 +9,10 @@
  * back pressure waits (bounded) for the requester to read instead of being dropped; a requester that went
  * away (smtpd restarted: new client id, new reply streams) leaves unconnected publications, closed within a
  * second so their log buffers leave /dev/shm.
+ *
+ * When the media driver restarts (DriverConnection's generation changes) the subscription and every reply
+ * publication of the dead client are dropped and the subscription is made again on the new client;
+ * requesters challenge again, since their proof died with the old sessions.
  */
 package mailgate.ipc;
 
@@ -22,6 +26,7 @@ import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
 import mailgate.ipc.codecs.ChallengeDecoder;
 import mailgate.ipc.codecs.MessageHeaderDecoder;
+import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -59,8 +64,8 @@ public final class SubsystemServer implements AutoCloseable
     private static final int VAR_LENGTH_SIZE = 4;
     private static final long PUBLICATION_SWEEP_NS = 1_000_000_000L;
 
-    private final Aeron aeron;
-    private final Subscription requests;
+    private final DriverConnection connection;
+    private final int requestStreamId;
     private final ChallengeResponder responder;
     private final AtomicCounter badFrames;
     private final AtomicCounter offerFailures;
@@ -70,9 +75,12 @@ public final class SubsystemServer implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final ChallengeDecoder challengeDecoder = new ChallengeDecoder();
     private long nextSweepNs;
+    private Aeron aeron;
+    private Subscription requests;
+    private int seenGeneration = -1;
 
     /**
-     * @param aeron           connected client.
+     * @param connection      the process's client, reattached across driver restarts.
      * @param requestStreamId the subsystem's request stream.
      * @param responder       answers challenges with the install secret.
      * @param badFrames       counts frames dropped.
@@ -80,19 +88,27 @@ public final class SubsystemServer implements AutoCloseable
      * @param handler         handles requests.
      */
     public SubsystemServer(
-        final Aeron aeron,
+        final DriverConnection connection,
         final int requestStreamId,
         final ChallengeResponder responder,
         final AtomicCounter badFrames,
         final AtomicCounter offerFailures,
         final RequestHandler handler)
     {
-        this.aeron = aeron;
+        this.connection = connection;
+        this.requestStreamId = requestStreamId;
         this.responder = responder;
         this.badFrames = badFrames;
         this.offerFailures = offerFailures;
         this.handler = handler;
-        this.requests = aeron.addSubscription(IpcChannels.CHANNEL, requestStreamId);
+    }
+
+    /**
+     * @return true while attached to a media driver with the request subscription in place.
+     */
+    public boolean isAttached()
+    {
+        return null != requests;
     }
 
     /**
@@ -103,6 +119,15 @@ public final class SubsystemServer implements AutoCloseable
      */
     public int poll(final long nowNs)
     {
+        final int generation = connection.generation();
+        if (generation != seenGeneration)
+        {
+            rebind(generation);
+        }
+        if (null == requests)
+        {
+            return 0;
+        }
         if (nowNs - nextSweepNs >= 0)
         {
             nextSweepNs = nowNs + PUBLICATION_SWEEP_NS;
@@ -223,11 +248,38 @@ public final class SubsystemServer implements AutoCloseable
         return position == frameEnd;
     }
 
+    private void rebind(final int generation)
+    {
+        seenGeneration = generation;
+        // resources of a dead client: closing only tells the dead driver; the client itself is closed later
+        replyPublications.values().forEach(CloseHelper::quietClose);
+        replyPublications.clear();
+        CloseHelper.quietClose(requests);
+        requests = null;
+        aeron = connection.aeron();
+        if (null != aeron)
+        {
+            try
+            {
+                requests = aeron.addSubscription(IpcChannels.CHANNEL, requestStreamId);
+            }
+            catch (final RuntimeException ex)
+            {
+                // lost again while subscribing: the next generation brings the next client
+                aeron = null;
+            }
+        }
+    }
+
     private ExclusivePublication replyPublication(final int streamId)
     {
         if (streamId < IpcChannels.REPLY_STREAM_BASE)
         {
             badFrames.increment();
+            return null;
+        }
+        if (null == aeron)
+        {
             return null;
         }
         ExclusivePublication publication = replyPublications.get(streamId);
@@ -239,7 +291,14 @@ public final class SubsystemServer implements AutoCloseable
                 badFrames.increment();
                 return null;
             }
-            publication = aeron.addExclusivePublication(IpcChannels.CHANNEL, streamId);
+            try
+            {
+                publication = aeron.addExclusivePublication(IpcChannels.CHANNEL, streamId);
+            }
+            catch (final RuntimeException ex)
+            {
+                return null;
+            }
             replyPublications.put(streamId, publication);
         }
         return publication;
@@ -261,8 +320,9 @@ public final class SubsystemServer implements AutoCloseable
 
     public void close()
     {
-        replyPublications.values().forEach(ExclusivePublication::close);
+        replyPublications.values().forEach(CloseHelper::quietClose);
         replyPublications.clear();
-        requests.close();
+        CloseHelper.quietClose(requests);
+        requests = null;
     }
 }

@@ -11,7 +11,7 @@
 package mailgate.reactor;
 
 import mailgate.ipc.InsecureDirectoryException;
-import io.aeron.Aeron;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
@@ -149,15 +149,14 @@ public final class SmtpdMain
             return (loopId, counters) -> acceptAll;
         }
         final SecretMac mac = new SecretMac(InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE))));
-        final Path aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
-        final Aeron aeron = Aeron.connect(new Aeron.Context()
-            .aeronDirectoryName(aeronDir.toString())
-            .errorHandler((t) -> System.err.println("mailgate smtpd: aeron: " + t)));
+        // attaches now or whenever a driver runs, and again after every driver restart
+        final DriverConnection connection =
+            new DriverConnection(IpcChannels.secureAeronDir(config.aeronDir()), "mailgate smtpd").start(0, null);
         final boolean failOpen = "accept".equals(config.get(SmtpdConfig.FILTER_FAIL_MODE));
         return (loopId, counters) ->
         {
-            final RouterPolicy routerPolicy = router ? new RouterPolicy(aeron, mac, loopId, counters) : null;
-            final FilterPolicy filterPolicy = filter ? new FilterPolicy(aeron, mac, loopId, counters, failOpen) : null;
+            final RouterPolicy routerPolicy = router ? new RouterPolicy(connection, mac, loopId, counters) : null;
+            final FilterPolicy filterPolicy = filter ? new FilterPolicy(connection, mac, loopId, counters, failOpen) : null;
             if (null != routerPolicy)
             {
                 created.add(routerPolicy::isProven);

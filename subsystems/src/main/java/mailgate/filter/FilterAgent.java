@@ -16,8 +16,8 @@
  */
 package mailgate.filter;
 
-import io.aeron.Aeron;
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SubsystemServer;
 import mailgate.ipc.codecs.FilterAction;
@@ -50,14 +50,14 @@ public final class FilterAgent implements Agent
     private long nowNs;
 
     /**
-     * @param aeron     connected client.
+     * @param connection the process's client, reattached after a media driver restart.
      * @param pool      the workers.
      * @param responder answers challenges (Role.FILTER).
      * @param counters  counters.
      * @param clock     nanosecond clock, read once per duty cycle.
      */
     public FilterAgent(
-        final Aeron aeron,
+        final DriverConnection connection,
         final ScanPool pool,
         final ChallengeResponder responder,
         final FilterCounters counters,
@@ -66,7 +66,7 @@ public final class FilterAgent implements Agent
         this.pool = pool;
         this.counters = counters;
         this.clock = clock;
-        this.server = new SubsystemServer(aeron, IpcChannels.FILTER_REQUEST_STREAM, responder,
+        this.server = new SubsystemServer(connection, IpcChannels.FILTER_REQUEST_STREAM, responder,
             counters.badFrames, counters.offerFailures, this::onRequest);
     }
 

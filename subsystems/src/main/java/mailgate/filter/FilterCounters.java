@@ -1,6 +1,6 @@
 package mailgate.filter;
 
-import io.aeron.Aeron;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.codecs.FilterAction;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -32,6 +32,7 @@ public final class FilterCounters
     public static final int LIMITS = 2163;
     public static final int SCAN_ERRORS = 2164;
     public static final int WORKERS_REPLACED = 2165;
+    public static final int DRIVER_RECONNECTS = 2166;
     /** Refusals by reason: 2170 + {@link Refusal#ordinal()}. */
     public static final int REFUSED_BASE = 2170;
 
@@ -79,12 +80,13 @@ public final class FilterCounters
     }
 
     /**
-     * @param aeron a connected client.
-     * @return counters in the driver's CnC file.
+     * @param connection the process's driver connection.
+     * @return counters kept in process memory and copied into the driver's CnC file (they survive restarts,
+     *         and the scan workers never write through a dead driver's mapping).
      */
-    public static FilterCounters aeron(final Aeron aeron)
+    public static FilterCounters of(final DriverConnection connection)
     {
-        return new FilterCounters(aeron::addCounter);
+        return new FilterCounters(connection::counter);
     }
 
     /**

@@ -9,14 +9,18 @@
  * (checked every second); a bad line logs "file:line: reason" and the rules in force stay. Filter stages
  * are loaded once with ServiceLoader (mailgate.filter.FilterStage).
  *
+ * The media driver may come and go: after a driver restart the filter attaches to the new one and serves
+ * again by itself (DriverConnection); verdicts finished meanwhile are dropped and counted, and smtpd has
+ * already answered their clients 451.
+ *
  * DIAGNOSTICS
  * "mailgate filter ready" on stderr once serving. Exit 78 on a bad config or rule file at start, 71 when
- * the secret or the Aeron directory is unsafe or no driver answers, 0 after SIGTERM.
+ * the secret or the Aeron directory is unsafe, 0 after SIGTERM.
  */
 package mailgate.filter;
 
-import io.aeron.Aeron;
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
@@ -45,6 +49,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class FilterMain
 {
+    /** How long start-up waits for a media driver before saying ready anyway (and serving when one comes). */
+    static final long READY_WAIT_MS = 15_000;
+
     private FilterMain()
     {
     }
@@ -73,14 +80,12 @@ public final class FilterMain
             return;
         }
         final byte[] secret;
-        final Aeron aeron;
+        final DriverConnection connection;
         try
         {
             secret = InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE)));
-            final Path aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
-            aeron = Aeron.connect(new Aeron.Context()
-                .aeronDirectoryName(aeronDir.toString())
-                .errorHandler((t) -> System.err.println("mailgate filter: aeron: " + t)));
+            connection = new DriverConnection(IpcChannels.secureAeronDir(config.aeronDir()), "mailgate filter")
+                .start(FilterCounters.DRIVER_RECONNECTS, "filter media driver reconnects");
         }
         catch (final RuntimeException ex)
         {
@@ -88,10 +93,10 @@ public final class FilterMain
             System.exit(SmtpdMain.EX_OSERR);
             return;
         }
-        final FilterCounters counters = FilterCounters.aeron(aeron);
+        final FilterCounters counters = FilterCounters.of(connection);
         final ScanPool pool = new ScanPool(settings.workers(), settings.queueCapacity(), settings.scanTimeoutMs(),
             rules::get, stages, new SpoolReference(settings.spoolRoot()), counters);
-        final FilterAgent agent = new FilterAgent(aeron, pool, new ChallengeResponder(new SecretMac(secret),
+        final FilterAgent agent = new FilterAgent(connection, pool, new ChallengeResponder(new SecretMac(secret),
             Role.FILTER), counters, new SystemNanoClock());
         final Path rulesFile = settings.rules();
         final FileReloader reloader = new FileReloader("mailgate-filter-reload",
@@ -107,12 +112,14 @@ public final class FilterMain
             new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)),
             (t) -> System.err.println("mailgate filter: " + t), null, agent);
         AgentRunner.startOnThread(runner);
+        final boolean attached = connection.awaitAttached(READY_WAIT_MS);
         System.err.println("mailgate filter ready (pid " + ProcessHandle.current().pid() + ", " + rules.get() +
-            ", " + settings + ", stages " + stages.stream().map(FilterStage::name).toList() + ")");
+            ", " + settings + ", stages " + stages.stream().map(FilterStage::name).toList() +
+            (attached ? "" : "; no media driver yet, serving once one runs") + ")");
         ShutdownSignal.await();
         reloader.close();
         runner.close();
-        aeron.close();
+        connection.close();
         System.exit(0);
     }
 

@@ -7,7 +7,10 @@
  * smtpd processes count through RateLimiter on the same counter file; this process is the one consumer of
  * the dirty-key ring and the only one that talks to peers. Without peers it only sweeps.
  * With rate.embedded-driver = true it launches its own media driver in rate.aeron-dir (tests, single-role
- * hosts); otherwise it attaches to the host's driver.
+ * hosts); otherwise it attaches to the host's driver: it waits for one at start, and when that driver dies it
+ * stops the replicator before the dead client is closed and exits with 75 (EX_TEMPFAIL), so the supervisor
+ * (or systemd) starts it again on the next driver. smtpd keeps counting into the shared file meanwhile;
+ * peers only see this node's slots late.
  *
  * SECURITY
  * The counter file's directory must be 0700 and ours (RendezvousDirectory); the cluster key authenticates
@@ -21,6 +24,8 @@ package mailgate.rate;
 
 import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
+import mailgate.ipc.DriverConnection;
+import mailgate.ipc.DriverLiveness;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.MediaDriverLauncher;
 import mailgate.ipc.ShutdownSignal;
@@ -33,12 +38,16 @@ import org.agrona.concurrent.SystemEpochNanoClock;
 
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Runs the rate tracker's replicator for one node.
  */
 public final class RateMain
 {
+    /** Exit status when the host's media driver died (sysexits.h EX_TEMPFAIL): restart me. */
+    public static final int EX_TEMPFAIL = 75;
+
     private RateMain()
     {
     }
@@ -63,6 +72,7 @@ public final class RateMain
             System.exit(SmtpdMain.EX_CONFIG);
             return;
         }
+        final long driverPid = config.embeddedDriver() ? 0 : awaitDriver(config.aeronDir());
         final Node node;
         try
         {
@@ -76,9 +86,46 @@ public final class RateMain
         }
         System.err.println("mailgate rate ready (pid " + ProcessHandle.current().pid() + ", node " +
             config.nodeId() + ", " + config.peers().size() + " peers, " + node.store + ")");
+        if (!config.embeddedDriver())
+        {
+            watchDriver(config.aeronDir(), driverPid, node);
+        }
         ShutdownSignal.await();
         node.close();
         System.exit(0);
+    }
+
+    private static long awaitDriver(final Path aeronDir)
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        DriverLiveness liveness = DriverLiveness.of(aeronDir, DriverConnection.STALE_HEARTBEAT_MS);
+        while (!liveness.isRunning() && System.nanoTime() - deadlineNs < 0)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            liveness = DriverLiveness.of(aeronDir, DriverConnection.STALE_HEARTBEAT_MS);
+        }
+        return liveness.pid();
+    }
+
+    private static void watchDriver(final Path aeronDir, final long driverPid, final Node node)
+    {
+        final Thread watch = new Thread(() ->
+        {
+            while (true)
+            {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+                final DriverLiveness liveness = DriverLiveness.of(aeronDir, DriverConnection.STALE_HEARTBEAT_MS);
+                if (!liveness.isRunning() || liveness.pid() != driverPid)
+                {
+                    System.err.println("mailgate rate: media driver (pid " + driverPid + ") gone (" + liveness +
+                        "); exiting to be restarted on the next driver");
+                    node.close();
+                    System.exit(EX_TEMPFAIL);
+                }
+            }
+        }, "mailgate-rate-driver-watch");
+        watch.setDaemon(true);
+        watch.start();
     }
 
     /**

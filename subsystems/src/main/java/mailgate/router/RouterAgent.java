@@ -11,8 +11,8 @@
  */
 package mailgate.router;
 
-import io.aeron.Aeron;
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SubsystemServer;
 import mailgate.ipc.codecs.MessageHeaderEncoder;
@@ -41,18 +41,18 @@ public final class RouterAgent implements Agent
     private final AtomicCounter rejectCount;
 
     /**
-     * @param aeron     connected client.
-     * @param router    decisions.
-     * @param responder answers challenges.
+     * @param connection the process's client (reattached after a driver restart); its counters.
+     * @param router     decisions.
+     * @param responder  answers challenges.
      */
-    public RouterAgent(final Aeron aeron, final Router router, final ChallengeResponder responder)
+    public RouterAgent(final DriverConnection connection, final Router router, final ChallengeResponder responder)
     {
         this.router = router;
-        this.requestCount = aeron.addCounter(RouterCounters.REQUESTS, "router requests");
-        this.rejectCount = aeron.addCounter(RouterCounters.REJECTS, "router rejections");
-        this.server = new SubsystemServer(aeron, IpcChannels.ROUTER_REQUEST_STREAM, responder,
-            aeron.addCounter(RouterCounters.BAD_FRAMES, "router bad frames dropped"),
-            aeron.addCounter(RouterCounters.OFFER_FAILURES, "router replies not sent"),
+        this.requestCount = connection.counter(RouterCounters.REQUESTS, "router requests");
+        this.rejectCount = connection.counter(RouterCounters.REJECTS, "router rejections");
+        this.server = new SubsystemServer(connection, IpcChannels.ROUTER_REQUEST_STREAM, responder,
+            connection.counter(RouterCounters.BAD_FRAMES, "router bad frames dropped"),
+            connection.counter(RouterCounters.OFFER_FAILURES, "router replies not sent"),
             this::onRequest);
     }
 

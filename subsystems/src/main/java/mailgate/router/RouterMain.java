@@ -7,14 +7,16 @@
  * Tables are reloaded on SIGHUP and when a table file changes (checked every second). A reload that
  * finds a bad line logs "file:line: reason" and keeps the tables in force; requests are never paused.
  *
+ * The media driver may come and go: the router waits for one at start, and after a driver restart
+ * attaches to the new one and serves again by itself (DriverConnection).
+ *
  * DIAGNOSTICS
- * Exit 78 on a bad config or table at start, 71 when the secret or the Aeron directory is unsafe or no
- * driver answers.
+ * Exit 78 on a bad config or table at start, 71 when the secret or the Aeron directory is unsafe.
  */
 package mailgate.router;
 
-import io.aeron.Aeron;
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.FileReloader;
 import mailgate.ipc.InstallSecret;
 import mailgate.ipc.IpcChannels;
@@ -38,6 +40,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class RouterMain
 {
+    /** How long start-up waits for a media driver before saying ready anyway (and serving when one comes). */
+    static final long READY_WAIT_MS = 15_000;
+
     private RouterMain()
     {
     }
@@ -64,14 +69,12 @@ public final class RouterMain
             return;
         }
         final byte[] secret;
-        final Aeron aeron;
+        final DriverConnection connection;
         try
         {
             secret = InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE)));
-            final Path aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
-            aeron = Aeron.connect(new Aeron.Context()
-                .aeronDirectoryName(aeronDir.toString())
-                .errorHandler((t) -> System.err.println("mailgate router: aeron: " + t)));
+            connection = new DriverConnection(IpcChannels.secureAeronDir(config.aeronDir()), "mailgate router")
+                .start(RouterCounters.DRIVER_RECONNECTS, "router media driver reconnects");
         }
         catch (final RuntimeException ex)
         {
@@ -80,9 +83,9 @@ public final class RouterMain
             return;
         }
         final RouterAgent agent = new RouterAgent(
-            aeron, new Router(tables), new ChallengeResponder(new SecretMac(secret), Role.ROUTER));
-        final AtomicCounter reloads = aeron.addCounter(RouterCounters.RELOADS, "router table reloads");
-        final AtomicCounter reloadFailures = aeron.addCounter(RouterCounters.RELOAD_FAILURES, "router reload failures");
+            connection, new Router(tables), new ChallengeResponder(new SecretMac(secret), Role.ROUTER));
+        final AtomicCounter reloads = connection.counter(RouterCounters.RELOADS, "router table reloads");
+        final AtomicCounter reloadFailures = connection.counter(RouterCounters.RELOAD_FAILURES, "router reload failures");
         final FileReloader reloader = new FileReloader("mailgate-router-reload",
             () -> null == tableDir ? 0 : RouterTables.lastModified(tableDir),
             () ->
@@ -97,12 +100,13 @@ public final class RouterMain
             new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(50), TimeUnit.MICROSECONDS.toNanos(100)),
             (t) -> System.err.println("mailgate router: " + t), null, agent);
         AgentRunner.startOnThread(runner);
+        final boolean attached = connection.awaitAttached(READY_WAIT_MS);
         System.err.println("mailgate router ready (pid " + ProcessHandle.current().pid() + ", tables " +
-            tables.get() + ")");
+            tables.get() + (attached ? "" : "; no media driver yet, serving once one runs") + ")");
         ShutdownSignal.await();
         reloader.close();
         runner.close();
-        aeron.close();
+        connection.close();
         System.exit(0);
     }
 

@@ -1,23 +1,30 @@
 /*
  * SUMMARY
- * "bin/mailgate run": the supervisor. Starts the media driver (embedded), then the router, the content
- * filter and the SMTP daemon as child processes, restarts a child that dies (with backoff), and stops all on SIGTERM.
+ * "bin/mailgate run": the supervisor. Starts the media driver as a child process (the driver role) and waits
+ * until it serves, then the router, the content filter and the SMTP daemon as child processes, restarts a
+ * child that dies (with backoff), and stops all on SIGTERM (the driver last).
  *
  * DESCRIPTION
  * Children run the same JVM with the same flags and class path, stay in the supervisor's process group,
  * and carry their role on the command line (-Dmailgate.role=router, as ps shows Postfix's roles). Their
  * output is the supervisor's output. Options are passed through to every child unchanged; smtpd gets
- * router.mode=aeron and filter.mode=aeron added. A child that ran longer than a minute restarts at once; one that keeps dying
- * waits 1, 2, 4 ... up to 30 seconds.
+ * router.mode=aeron and filter.mode=aeron added. A child that ran longer than a minute restarts after the
+ * first delay again; one that keeps dying waits 1, 2, 4 ... up to 30 seconds. The driver restarts after
+ * 0.1 s (then 0.2, 0.4 ... while it dies within 2 s of its start): every IPC question is answered 451 while
+ * it is gone. The other roles stay up
+ * across a driver restart and attach to the new driver by themselves (DriverConnection); the rate role
+ * exits and is restarted.
  *
  * DIAGNOSTICS
- * Exit 78 on a bad config, 71 when the driver cannot start (e.g. another is active on the directory).
+ * Exit 78 on a bad config, 71 when the Aeron directory is unsafe or the driver cannot start (e.g. another
+ * is active on the directory).
  */
 package mailgate.supervisor;
 
-import io.aeron.driver.MediaDriver;
+import mailgate.ipc.DriverConnection;
+import mailgate.ipc.DriverLiveness;
 import mailgate.ipc.InstallSecret;
-import mailgate.ipc.MediaDriverLauncher;
+import mailgate.ipc.IpcChannels;
 import mailgate.reactor.ConfigException;
 import mailgate.reactor.SmtpdConfig;
 import mailgate.reactor.SmtpdMain;
@@ -36,6 +43,12 @@ import java.util.concurrent.TimeUnit;
  */
 public final class SupervisorMain
 {
+    private static final long FIRST_BACKOFF_MS = 1000;
+    private static final long HEALTHY_AFTER_MS = 60_000;
+    private static final long DRIVER_FIRST_BACKOFF_MS = 100;
+    // a driver that served a few seconds is not crash-looping: a kill -9 an hour later must not wait 30 s
+    private static final long DRIVER_HEALTHY_AFTER_MS = 2_000;
+    private static final long DRIVER_START_TIMEOUT_MS = 30_000;
     private static volatile boolean stopping;
 
     private SupervisorMain()
@@ -58,11 +71,17 @@ public final class SupervisorMain
             System.exit(SmtpdMain.EX_CONFIG);
             return;
         }
-        final MediaDriver driver;
+        final Path aeronDir;
         try
         {
             InstallSecret.loadOrCreate(Path.of(config.<String>get(SmtpdConfig.SECRET_FILE)));
-            driver = MediaDriverLauncher.launch(config.aeronDir());
+            aeronDir = IpcChannels.secureAeronDir(config.aeronDir());
+            final DriverLiveness previous = DriverLiveness.of(aeronDir, TimeUnit.SECONDS.toMillis(2));
+            if (previous.isRunning())
+            {
+                throw new IllegalStateException("a media driver is already active in " + aeronDir + " (" +
+                    previous + "); stop it first or choose another ipc.aeron-dir");
+            }
         }
         catch (final RuntimeException ex)
         {
@@ -70,23 +89,29 @@ public final class SupervisorMain
             System.exit(SmtpdMain.EX_OSERR);
             return;
         }
+        final Child driver = new Child("driver", "mailgate.ipc.DriverMain", List.of("--aeron-dir", aeronDir.toString()),
+            DRIVER_FIRST_BACKOFF_MS, DRIVER_HEALTHY_AFTER_MS);
         final List<String> passThrough = new ArrayList<>(Arrays.asList(args));
         if (!passThrough.isEmpty() && "run".equals(passThrough.get(0)))
         {
             passThrough.remove(0);
         }
-        final Child router = new Child("router", "mailgate.router.RouterMain", passThrough);
-        final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough);
+        final Child router = new Child("router", "mailgate.router.RouterMain", passThrough,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
+        final Child filter = new Child("filter", "mailgate.filter.FilterMain", passThrough,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final String handoffConfig = config.get(SmtpdConfig.HANDOFF_CONFIG);
         final List<String> handoffArgs = new ArrayList<>(passThrough);
         handoffArgs.add("--handoff-config");
         handoffArgs.add(handoffConfig);
         final Child handoff = handoffConfig.isEmpty() ? null :
-            new Child("handoff", "mailgate.handoff.HandoffMain", handoffArgs);
+            new Child("handoff", "mailgate.handoff.HandoffMain", handoffArgs,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final String rateConfig = config.get(SmtpdConfig.RATE_CONFIG);
         // the rate role replicates this host's counters to the cluster; smtpd counts in the shared file itself
         final Child rate = rateConfig.isEmpty() ? null :
-            new Child("rate", "mailgate.rate.RateMain", List.of("--config", rateConfig));
+            new Child("rate", "mailgate.rate.RateMain", List.of("--config", rateConfig),
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final List<String> smtpdArgs = new ArrayList<>(passThrough);
         smtpdArgs.add("--set");
         smtpdArgs.add(SmtpdConfig.ROUTER_MODE + "=aeron");
@@ -98,7 +123,8 @@ public final class SupervisorMain
             smtpdArgs.add("--set");
             smtpdArgs.add(SmtpdConfig.STARTTLS + "=on");
         }
-        final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs);
+        final Child smtpd = new Child("smtpd", "mailgate.reactor.SmtpdMain", smtpdArgs,
+            FIRST_BACKOFF_MS, HEALTHY_AFTER_MS);
         final CountDownLatch stopped = new CountDownLatch(1);
         final sun.misc.SignalHandler stop = (signal) -> new Thread(() ->
         {
@@ -114,13 +140,22 @@ public final class SupervisorMain
             {
                 handoff.stop(30_000);
             }
-            driver.close();
+            driver.stop(10_000);
             stopped.countDown();
         }, "mailgate-supervisor-stop").start();
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
-        log("supervisor started (pid " + ProcessHandle.current().pid() + ", media driver in " +
-            driver.aeronDirectoryName() + ")");
+        log("supervisor started (pid " + ProcessHandle.current().pid() + ", media driver in " + aeronDir + ")");
+        driver.start();
+        final String driverProblem = awaitDriver(driver, aeronDir);
+        if (null != driverProblem)
+        {
+            log(driverProblem);
+            stopping = true;
+            driver.stop(10_000);
+            System.exit(SmtpdMain.EX_OSERR);
+            return;
+        }
         router.start();
         filter.start();
         if (null != rate)
@@ -142,6 +177,43 @@ public final class SupervisorMain
         }
         log("supervisor stopped");
         System.exit(0);
+    }
+
+    /**
+     * Wait until the driver child serves (its cnc.dat is ready with its pid and a fresh heartbeat).
+     *
+     * @return null when it does, else why not.
+     */
+    private static String awaitDriver(final Child driver, final Path aeronDir)
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRIVER_START_TIMEOUT_MS);
+        while (System.nanoTime() - deadlineNs < 0)
+        {
+            final Process process = driver.process;
+            if (null != process)
+            {
+                final DriverLiveness liveness = DriverLiveness.of(aeronDir, DriverConnection.STALE_HEARTBEAT_MS);
+                if (liveness.isRunning() && liveness.pid() == process.pid())
+                {
+                    log("media driver ready (pid " + process.pid() + ")");
+                    return null;
+                }
+                if (!process.isAlive())
+                {
+                    return "the media driver exited with status " + process.exitValue() + " at start; stopping";
+                }
+            }
+            try
+            {
+                Thread.sleep(10);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return "interrupted";
+            }
+        }
+        return "the media driver did not start within " + DRIVER_START_TIMEOUT_MS + " ms; stopping";
     }
 
     /**
@@ -188,12 +260,21 @@ public final class SupervisorMain
     {
         private final String role;
         private final List<String> command = new ArrayList<>();
+        private final long firstBackoffMs;
+        private final long healthyAfterMs;
         private volatile Process process;
         private Thread watcher;
 
-        Child(final String role, final String mainClass, final List<String> args)
+        Child(
+            final String role,
+            final String mainClass,
+            final List<String> args,
+            final long firstBackoffMs,
+            final long healthyAfterMs)
         {
             this.role = role;
+            this.firstBackoffMs = firstBackoffMs;
+            this.healthyAfterMs = healthyAfterMs;
             command.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             for (final String jvmArg : ManagementFactory.getRuntimeMXBean().getInputArguments())
@@ -219,7 +300,7 @@ public final class SupervisorMain
 
         private void watch()
         {
-            long backoffMs = 1000;
+            long backoffMs = firstBackoffMs;
             while (!stopping)
             {
                 final long startedMs = System.currentTimeMillis();
@@ -232,9 +313,9 @@ public final class SupervisorMain
                     {
                         return;
                     }
-                    if (System.currentTimeMillis() - startedMs > 60_000)
+                    if (System.currentTimeMillis() - startedMs > healthyAfterMs)
                     {
-                        backoffMs = 1000;
+                        backoffMs = firstBackoffMs;
                     }
                     log(role + " (pid " + process.pid() + ") exited with status " + status + "; restarting in " +
                         backoffMs + " ms");

@@ -217,7 +217,8 @@ class IpcSecurityTest
         startRouter("router2", aeronDir, secret, tables);
         await("MAIL accepted with a proven router").atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
             .until(() -> SmtpClient.probe(port, "a@good.test", null).startsWith("250"));
-        assertEquals("554", SmtpClient.probe(port, "a@good.test", "x@remote.test").substring(0, 3));
+        final String remote = SmtpClient.probe(port, "a@good.test", "x@remote.test");
+        assertEquals("554", remote.substring(0, 3), remote + "; smtpd: " + smtpd.stderr());
         assertEquals("550", SmtpClient.probe(port, "spammer@bad.test", null).substring(0, 3));
         assertEquals("250", SmtpClient.probe(port, "a@good.test", "alice@example.test").substring(0, 3));
         assertTrue(smtpd.process().isAlive() && smtpdPid == smtpd.pid());

@@ -23,6 +23,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import io.aeron.CncFileDescriptor;
 import org.agrona.IoUtil;
 import org.agrona.SemanticVersion;
@@ -40,16 +42,12 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.Instant;
-import java.util.Optional;
 
 /**
  * A mapped, validated, read-only Aeron CnC file.
  */
 final class CncFileReader implements AutoCloseable
 {
-    private static final long START_SLACK_MS = 1000;
-
     private final Path file;
     private final MappedByteBuffer mapped;
     private final UnsafeBuffer metaData;
@@ -196,24 +194,9 @@ final class CncFileReader implements AutoCloseable
     /**
      * @return whether the driver still runs: by pid, and by its start time to catch a reused pid.
      */
-    StatusFileReader.ProcessState processState()
+    ProcessLiveness.State processState()
     {
-        return processState(pid(), startTimeMs());
-    }
-
-    static StatusFileReader.ProcessState processState(final long pid, final long startTimeMs)
-    {
-        final Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-        if (handle.isEmpty() || !handle.get().isAlive() || StatusFileReader.isZombie(pid))
-        {
-            return StatusFileReader.ProcessState.DEAD;
-        }
-        final Optional<Instant> started = handle.get().info().startInstant();
-        if (started.isPresent() && started.get().toEpochMilli() > startTimeMs + START_SLACK_MS)
-        {
-            return StatusFileReader.ProcessState.REUSED;
-        }
-        return StatusFileReader.ProcessState.ALIVE;
+        return ProcessLiveness.state(pid(), startTimeMs());
     }
 
     public void close()

@@ -20,6 +20,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import mailgate.reactor.status.SmtpdCounter;
 import mailgate.reactor.status.StatusFile;
 
@@ -264,7 +266,7 @@ public final class CountersInspector
         Json.string(sb, reader.file().toString()).append(',');
         Json.key(sb, "timestampMs").append(sample.timeMs).append(',');
         Json.key(sb, "pid").append(reader.pid()).append(',');
-        Json.key(sb, "alive").append(StatusFileReader.ProcessState.ALIVE == sample.processState).append(',');
+        Json.key(sb, "alive").append(ProcessLiveness.State.ALIVE == sample.processState).append(',');
         Json.key(sb, "process");
         Json.string(sb, sample.processState.name().toLowerCase(java.util.Locale.ROOT)).append(',');
         Json.key(sb, "startTimeMs").append(reader.startTimeMs()).append(',');
@@ -367,12 +369,12 @@ public final class CountersInspector
         final long timeMs;
         final long nanoTime;
         final long heartbeatMs;
-        final StatusFileReader.ProcessState processState;
+        final ProcessLiveness.State processState;
         final List<Row> counters = new ArrayList<>();
         final List<Row> summary = new ArrayList<>();
 
         Sample(final long timeMs, final long nanoTime, final long heartbeatMs,
-            final StatusFileReader.ProcessState processState)
+            final ProcessLiveness.State processState)
         {
             this.timeMs = timeMs;
             this.nanoTime = nanoTime;

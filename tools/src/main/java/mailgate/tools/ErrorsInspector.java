@@ -19,6 +19,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import mailgate.ipc.IpcChannels;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
@@ -130,7 +132,7 @@ public final class ErrorsInspector
         try (CncFileReader reader = CncFileReader.open(aeronDir))
         {
             final List<Observation> driverErrors = read(reader.errorLog());
-            final StatusFileReader.ProcessState state = reader.processState();
+            final ProcessLiveness.State state = reader.processState();
             if (json)
             {
                 sb.append('{');
@@ -138,7 +140,7 @@ public final class ErrorsInspector
                 Json.string(sb, reader.file().toString()).append(',');
                 Json.key(sb, "timestampMs").append(nowMs).append(',');
                 Json.key(sb, "driverPid").append(reader.pid()).append(',');
-                Json.key(sb, "driverAlive").append(StatusFileReader.ProcessState.ALIVE == state).append(',');
+                Json.key(sb, "driverAlive").append(ProcessLiveness.State.ALIVE == state).append(',');
                 Json.key(sb, "errorLogBytes").append(reader.errorLog().capacity()).append(',');
                 Json.key(sb, "errors");
                 jsonErrors(sb, driverErrors);
@@ -148,7 +150,7 @@ public final class ErrorsInspector
                 out.println(Instant.ofEpochMilli(nowMs) + " - media driver error log " + reader.file() + " (" +
                     reader.errorLog().capacity() + " bytes)");
                 out.println("media driver pid " + reader.pid() + " " +
-                    (StatusFileReader.ProcessState.ALIVE == state ? "running" : "not running (log as last written)"));
+                    (ProcessLiveness.State.ALIVE == state ? "running" : "not running (log as last written)"));
                 printErrors(driverErrors, nowMs);
             }
         }

@@ -21,6 +21,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import io.aeron.AeronCounters;
 import mailgate.ipc.IpcChannels;
 
@@ -146,7 +148,7 @@ public final class IpcInspector
                     driverRole = null != process.role ? "mailgate " + process.role : process.command;
                 }
             }
-            final StatusFileReader.ProcessState state = reader.processState();
+            final ProcessLiveness.State state = reader.processState();
             if (json)
             {
                 printJson(reader, state, snapshot);
@@ -181,7 +183,7 @@ public final class IpcInspector
         return null;
     }
 
-    private static String state(final StatusFileReader.ProcessState state)
+    private static String state(final ProcessLiveness.State state)
     {
         switch (state)
         {
@@ -219,7 +221,7 @@ public final class IpcInspector
     }
 
     private void printText(
-        final CncFileReader reader, final StatusFileReader.ProcessState state, final IpcSnapshot snapshot)
+        final CncFileReader reader, final ProcessLiveness.State state, final IpcSnapshot snapshot)
     {
         final long nowMs = snapshot.timeMs;
         out.println(Instant.ofEpochMilli(nowMs) + " - mailgate ipc " + reader.file() + " (CnC " + reader.version() + ")");
@@ -303,7 +305,7 @@ public final class IpcInspector
     }
 
     private void printJson(
-        final CncFileReader reader, final StatusFileReader.ProcessState state, final IpcSnapshot snapshot)
+        final CncFileReader reader, final ProcessLiveness.State state, final IpcSnapshot snapshot)
     {
         final long nowMs = snapshot.timeMs;
         final StringBuilder sb = new StringBuilder(8192);
@@ -322,7 +324,7 @@ public final class IpcInspector
         Json.key(sb, "pid").append(reader.pid()).append(',');
         Json.key(sb, "command");
         Json.string(sb, driverRole).append(',');
-        Json.key(sb, "alive").append(StatusFileReader.ProcessState.ALIVE == state).append(',');
+        Json.key(sb, "alive").append(ProcessLiveness.State.ALIVE == state).append(',');
         Json.key(sb, "process");
         Json.string(sb, state.name().toLowerCase(Locale.ROOT)).append(',');
         Json.key(sb, "startTimeMs").append(reader.startTimeMs()).append(',');

@@ -25,6 +25,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.aeron.AeronCounters;
@@ -332,7 +334,7 @@ public final class MetricsExporter implements AutoCloseable
         {
             final long nowMs = System.currentTimeMillis();
             families.sample("mailgate_smtpd_up", "",
-                StatusFileReader.ProcessState.ALIVE == reader.processState() ? 1 : 0);
+                ProcessLiveness.State.ALIVE == reader.processState() ? 1 : 0);
             families.family("mailgate_smtpd_heartbeat_age_seconds", "gauge",
                 "seconds since the smtpd last bumped its status file heartbeat");
             families.sample("mailgate_smtpd_heartbeat_age_seconds", "", (nowMs - reader.heartbeatMs()) / 1000.0);
@@ -371,7 +373,7 @@ public final class MetricsExporter implements AutoCloseable
             final long nowMs = System.currentTimeMillis();
             final IpcSnapshot snapshot = IpcSnapshot.read(reader, null);
             families.sample("mailgate_aeron_driver_up", "",
-                StatusFileReader.ProcessState.ALIVE == reader.processState() ? 1 : 0);
+                ProcessLiveness.State.ALIVE == reader.processState() ? 1 : 0);
             families.family("mailgate_aeron_driver_heartbeat_age_seconds", "gauge",
                 "seconds since the media driver's conductor last marked itself alive");
             families.sample("mailgate_aeron_driver_heartbeat_age_seconds", "",

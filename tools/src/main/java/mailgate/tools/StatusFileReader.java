@@ -18,6 +18,8 @@
  */
 package mailgate.tools;
 
+import mailgate.ipc.ProcessLiveness;
+
 import mailgate.reactor.status.StatusFile;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -33,28 +35,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.Instant;
 import java.util.Objects;
-import java.util.Optional;
 
 /**
  * A mapped, validated, read-only status file.
  */
 final class StatusFileReader implements AutoCloseable
 {
-    /** What became of the process that wrote the file. */
-    enum ProcessState
-    {
-        /** Running, and started no later than the file was made. */
-        ALIVE,
-        /** No such process: the values are the last ones written (post-mortem). */
-        DEAD,
-        /** A process has the pid but started after the file was made: not ours. */
-        REUSED
-    }
-
-    private static final long START_SLACK_MS = 1000;
-
     private final Path file;
     private final Object fileKey;
     private final MappedByteBuffer mapped;
@@ -178,40 +165,9 @@ final class StatusFileReader implements AutoCloseable
     /**
      * @return whether the writer still runs: judged by pid, and by its start time to catch a reused pid.
      */
-    ProcessState processState()
+    ProcessLiveness.State processState()
     {
-        final Optional<ProcessHandle> handle = ProcessHandle.of(pid());
-        if (handle.isEmpty() || !handle.get().isAlive() || isZombie(pid()))
-        {
-            return ProcessState.DEAD;
-        }
-        final Optional<Instant> started = handle.get().info().startInstant();
-        if (started.isPresent() && started.get().toEpochMilli() > startTimeMs() + START_SLACK_MS)
-        {
-            return ProcessState.REUSED;
-        }
-        return ProcessState.ALIVE;
-    }
-
-    /**
-     * A killed process stays "alive" to kill(pid, 0) until its parent reaps it; Linux says so in /proc.
-     *
-     * @param pid process id.
-     * @return true when /proc shows the process as a zombie (or dead); false when it cannot tell.
-     */
-    static boolean isZombie(final long pid)
-    {
-        try
-        {
-            final String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            final int end = stat.lastIndexOf(')');
-            final char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
-            return 'Z' == state || 'X' == state;
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            return false;
-        }
+        return ProcessLiveness.state(pid(), startTimeMs());
     }
 
     /**

@@ -14,7 +14,7 @@
  */
 package mailgate.reactor.policy;
 
-import io.aeron.Aeron;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
 import mailgate.ipc.codecs.FilterAction;
@@ -52,17 +52,18 @@ public final class FilterPolicy implements SmtpPolicy
     private final byte[] asciiBytes = new byte[64];
 
     /**
-     * @param aeron    the process's Aeron client.
+     * @param connection the process's Aeron client, reattached after a media driver restart.
      * @param mac      MAC under the install secret, to check the filter's proof.
      * @param loopId   the loop.
      * @param counters the loop's counters.
      * @param failOpen true to accept messages while the filter is unavailable (filter.fail-mode = accept).
      */
     public FilterPolicy(
-        final Aeron aeron, final SecretMac mac, final int loopId, final LoopCounters counters, final boolean failOpen)
+        final DriverConnection connection, final SecretMac mac, final int loopId, final LoopCounters counters,
+        final boolean failOpen)
     {
         this.failOpen = failOpen;
-        this.client = new SubsystemClient(aeron, mac, Role.FILTER, IpcChannels.FILTER_REQUEST_STREAM, loopId,
+        this.client = new SubsystemClient(connection, mac, Role.FILTER, IpcChannels.FILTER_REQUEST_STREAM, loopId,
             counters, this::onReply, this::unavailable);
     }
 

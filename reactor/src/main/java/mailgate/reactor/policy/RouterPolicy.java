@@ -10,7 +10,7 @@
  */
 package mailgate.reactor.policy;
 
-import io.aeron.Aeron;
+import mailgate.ipc.DriverConnection;
 import mailgate.ipc.IpcChannels;
 import mailgate.ipc.SecretMac;
 import mailgate.ipc.codecs.MessageHeaderEncoder;
@@ -45,14 +45,14 @@ public final class RouterPolicy implements SmtpPolicy
     private final byte[] clientBytes = new byte[64];
 
     /**
-     * @param aeron    the process's Aeron client.
+     * @param connection the process's Aeron client, reattached after a media driver restart.
      * @param mac      MAC under the install secret, to check the router's proof.
      * @param loopId   the loop.
      * @param counters the loop's counters.
      */
-    public RouterPolicy(final Aeron aeron, final SecretMac mac, final int loopId, final LoopCounters counters)
+    public RouterPolicy(final DriverConnection connection, final SecretMac mac, final int loopId, final LoopCounters counters)
     {
-        this.client = new SubsystemClient(aeron, mac, Role.ROUTER, IpcChannels.ROUTER_REQUEST_STREAM, loopId,
+        this.client = new SubsystemClient(connection, mac, Role.ROUTER, IpcChannels.ROUTER_REQUEST_STREAM, loopId,
             counters, this::onReply, (query) -> query.reject(ROUTER_UNAVAILABLE));
     }
 

@@ -9,6 +9,12 @@
  * dropped and counted. When the subsystem's proven session goes away, every question in flight is failed at
  * once through the caller's failure action, instead of waiting for its deadline.
  *
+ * When the media driver dies (DriverConnection's generation changes) the same happens, the publication and
+ * subscription of the dead client are dropped, and once a new client is attached new ones are registered
+ * without blocking the loop (async add, polled each cycle), under a new reply stream, and the subsystem is
+ * challenged again. Until then every question is answered "unavailable" at once. The normal cycle costs one
+ * volatile read for this; only the reconnect allocates.
+ *
  * SECURITY
  * Replies are honoured only from the Aeron session that proved it holds the install secret.
  */
@@ -16,6 +22,7 @@ package mailgate.reactor.policy;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import mailgate.ipc.DriverConnection;
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.FragmentHandler;
@@ -27,6 +34,7 @@ import mailgate.ipc.codecs.ChallengeResponseDecoder;
 import mailgate.ipc.codecs.MessageHeaderDecoder;
 import mailgate.ipc.codecs.Role;
 import mailgate.reactor.status.LoopCounters;
+import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 
 import java.util.function.Consumer;
@@ -47,10 +55,11 @@ final class SubsystemClient
     private static final int RING_MASK = RING_SIZE - 1;
     private static final long STALE_AFTER_NS = 100_000_000L;
 
-    private final ExclusivePublication requests;
-    private final Subscription replies;
-    private final int replyStreamId;
-    private final SubsystemChallenger challenger;
+    private final DriverConnection connection;
+    private final SecretMac mac;
+    private final Role role;
+    private final int requestStreamId;
+    private final int loopId;
     private final LoopCounters counters;
     private final ReplyDecoder decoder;
     private final Consumer<PolicyQuery> onLost;
@@ -64,9 +73,18 @@ final class SubsystemClient
     private boolean wasProven;
     private int outstanding;
     private long lastSendNs;
+    private int seenGeneration = -1;
+    private Aeron aeron;
+    private long subscriptionRegistration = Aeron.NULL_VALUE;
+    private long publicationRegistration = Aeron.NULL_VALUE;
+    private ExclusivePublication requests;
+    private Subscription replies;
+    private int replyStreamId;
+    private volatile SubsystemChallenger challenger;
+    private long attachments;
 
     SubsystemClient(
-        final Aeron aeron,
+        final DriverConnection connection,
         final SecretMac mac,
         final Role role,
         final int requestStreamId,
@@ -75,14 +93,14 @@ final class SubsystemClient
         final ReplyDecoder decoder,
         final Consumer<PolicyQuery> onLost)
     {
+        this.connection = connection;
+        this.mac = mac;
+        this.role = role;
+        this.requestStreamId = requestStreamId;
+        this.loopId = loopId;
         this.counters = counters;
         this.decoder = decoder;
         this.onLost = onLost;
-        // one reply stream per loop and role: the router and the filter never share a subscription
-        this.replyStreamId = IpcChannels.replyStream(aeron.clientId(), loopId) + (Role.FILTER == role ? 16 : 0);
-        this.replies = aeron.addSubscription(IpcChannels.CHANNEL, replyStreamId);
-        this.requests = aeron.addExclusivePublication(IpcChannels.CHANNEL, requestStreamId);
-        this.challenger = new SubsystemChallenger(mac, role, replyStreamId);
     }
 
     int replyStreamId()
@@ -92,7 +110,8 @@ final class SubsystemClient
 
     boolean isProven()
     {
-        return challenger.isProven();
+        final SubsystemChallenger c = challenger;
+        return null != c && c.isProven();
     }
 
     /**
@@ -162,7 +181,17 @@ final class SubsystemClient
 
     int doWork(final long nowNs)
     {
-        int work = challenger.doWork(nowNs, requests, replies) + replies.poll(handler, 64);
+        int work = 0;
+        final int generation = connection.generation();
+        if (generation != seenGeneration)
+        {
+            work += rebind(generation);
+        }
+        if (null == challenger)
+        {
+            return Aeron.NULL_VALUE == subscriptionRegistration ? work : work + awaitRegistrations();
+        }
+        work += challenger.doWork(nowNs, requests, replies) + replies.poll(handler, 64);
         final boolean proven = challenger.isProven();
         if (wasProven && !proven)
         {
@@ -170,6 +199,75 @@ final class SubsystemClient
         }
         wasProven = proven;
         return work;
+    }
+
+    /**
+     * The driver connection changed: fail what is in flight, drop the old client's resources, and start
+     * registering new ones on the new client (cold path: allocates).
+     */
+    private int rebind(final int generation)
+    {
+        seenGeneration = generation;
+        final int failed = failPending();
+        wasProven = false;
+        challenger = null;
+        // publications of a dead client: closing only tells the dead driver; DriverConnection closes the client
+        CloseHelper.quietClose(requests);
+        CloseHelper.quietClose(replies);
+        requests = null;
+        replies = null;
+        subscriptionRegistration = Aeron.NULL_VALUE;
+        publicationRegistration = Aeron.NULL_VALUE;
+        aeron = connection.aeron();
+        if (null != aeron)
+        {
+            try
+            {
+                // one reply stream per loop and role: the router and the filter never share a subscription
+                replyStreamId = IpcChannels.replyStream(aeron.clientId(), loopId) + (Role.FILTER == role ? 16 : 0);
+                subscriptionRegistration = aeron.asyncAddSubscription(IpcChannels.CHANNEL, replyStreamId);
+                publicationRegistration = aeron.asyncAddExclusivePublication(IpcChannels.CHANNEL, requestStreamId);
+            }
+            catch (final RuntimeException ex)
+            {
+                // lost again already: the next generation brings the next client
+                subscriptionRegistration = Aeron.NULL_VALUE;
+                aeron = null;
+            }
+        }
+        return failed;
+    }
+
+    private int awaitRegistrations()
+    {
+        try
+        {
+            if (null == replies)
+            {
+                replies = aeron.getSubscription(subscriptionRegistration);
+            }
+            if (null == requests)
+            {
+                requests = aeron.getExclusivePublication(publicationRegistration);
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            // registration refused or the client died: wait for the next generation
+            subscriptionRegistration = Aeron.NULL_VALUE;
+            return 0;
+        }
+        if (null == replies || null == requests)
+        {
+            return 0;
+        }
+        subscriptionRegistration = Aeron.NULL_VALUE;
+        challenger = new SubsystemChallenger(mac, role, replyStreamId);
+        if (attachments++ > 0)
+        {
+            counters.ipcReconnects.incrementRelease();
+        }
+        return 1;
     }
 
     boolean awaitingAnswers()
@@ -244,7 +342,7 @@ final class SubsystemClient
 
     void close()
     {
-        requests.close();
-        replies.close();
+        CloseHelper.quietClose(requests);
+        CloseHelper.quietClose(replies);
     }
 }

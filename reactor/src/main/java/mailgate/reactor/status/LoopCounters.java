@@ -32,6 +32,7 @@ public final class LoopCounters
     public final AtomicCounter ipcOfferFailures;
     public final AtomicCounter ipcRepliesDropped;
     public final AtomicCounter acceptFailures;
+    public final AtomicCounter ipcReconnects;
 
     /**
      * @param manager where to allocate.
@@ -62,6 +63,7 @@ public final class LoopCounters
         ipcOfferFailures = allocate(manager, SmtpdCounter.IPC_OFFER_FAILURES, loopId);
         ipcRepliesDropped = allocate(manager, SmtpdCounter.IPC_REPLIES_DROPPED, loopId);
         acceptFailures = allocate(manager, SmtpdCounter.ACCEPT_FAILURES, loopId);
+        ipcReconnects = allocate(manager, SmtpdCounter.IPC_RECONNECTS, loopId);
     }
 
     /**

@@ -30,6 +30,7 @@ public enum SmtpdCounter
     IPC_OFFER_FAILURES(2021, "ipc offers failed (back pressure, not connected)"),
     IPC_REPLIES_DROPPED(2022, "ipc replies dropped (unproven session or stale)"),
     ACCEPT_FAILURES(2023, "accepts failed (out of file descriptors or buffers)"),
+    IPC_RECONNECTS(2024, "ipc reconnects after a media driver restart"),
     SPOOL_FILES_SYNCED(2050, "spool files made durable"),
     SPOOL_SYNC_BATCHES(2051, "spool group commits"),
     SPOOL_SYNC_FAILURES(2052, "spool sync failures"),
