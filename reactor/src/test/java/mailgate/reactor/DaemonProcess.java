@@ -57,7 +57,23 @@ public final class DaemonProcess implements AutoCloseable
      */
     public static DaemonProcess startOnPort(final int port, final Path spool, final String... args) throws IOException
     {
-        return launch("mailgate.reactor.SmtpdMain", port, spool, args);
+        return launch("mailgate.reactor.SmtpdMain", List.of(), port, spool, args);
+    }
+
+    /**
+     * Start smtpd with extra JVM flags after the defaults (a later -Xmx or -XX flag overrides an earlier one),
+     * e.g. to run it in a small heap.
+     *
+     * @param jvmFlags flags for the daemon's JVM.
+     * @param spool    spool root.
+     * @param args     extra arguments.
+     * @return the running daemon.
+     * @throws IOException if it could not start.
+     */
+    public static DaemonProcess startWithJvmFlags(final List<String> jvmFlags, final Path spool, final String... args)
+        throws IOException
+    {
+        return launch("mailgate.reactor.SmtpdMain", jvmFlags, freePort(), spool, args);
     }
 
     /**
@@ -72,10 +88,11 @@ public final class DaemonProcess implements AutoCloseable
      */
     public static DaemonProcess startSupervisor(final Path spool, final String... args) throws IOException
     {
-        return launch("mailgate.supervisor.SupervisorMain", freePort(), spool, args);
+        return launch("mailgate.supervisor.SupervisorMain", List.of(), freePort(), spool, args);
     }
 
-    private static DaemonProcess launch(final String mainClass, final int port, final Path spool, final String... args)
+    private static DaemonProcess launch(
+        final String mainClass, final List<String> jvmFlags, final int port, final Path spool, final String... args)
         throws IOException
     {
         final Path logDir = spool.toAbsolutePath().getParent();
@@ -87,12 +104,15 @@ public final class DaemonProcess implements AutoCloseable
         command.add("--add-exports");
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
         command.add("-Xmx512m");
+        command.add("-XX:+ExitOnOutOfMemoryError"); // as bin/mailgate runs it
+
         // Chronicle Map (the rate tracker's counter file, when rate.config is set) needs these (docs/rate-limits.md)
         command.addAll(List.of("--add-opens=java.base/java.lang=ALL-UNNAMED",
             "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
             "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
             "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
             "-Dchronicle.analytics.disable=true"));
+        command.addAll(jvmFlags);
         command.add("-Dmailgate.role=" + ("mailgate.reactor.SmtpdMain".equals(mainClass) ? "smtpd" : "supervisor"));
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

@@ -284,6 +284,12 @@ public final class SupervisorMain
                     command.add(jvmArg);
                 }
             }
+            if (!command.contains("-XX:+ExitOnOutOfMemoryError"))
+            {
+                // a thread that dies of OutOfMemoryError would leave a live process serving nothing; exiting lets
+                // this supervisor restart it
+                command.add("-XX:+ExitOnOutOfMemoryError");
+            }
             command.add("-Dmailgate.role=" + role);
             command.add("-cp");
             command.add(System.getProperty("java.class.path"));

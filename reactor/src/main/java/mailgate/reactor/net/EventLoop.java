@@ -49,6 +49,9 @@ public final class EventLoop implements Agent
     private static final long SWEEP_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final int ACCEPTS_PER_CYCLE = 64;
     /** After accept() failed (EMFILE, ENFILE, ENOBUFS): the backlog waits this long before the next try. */
+    private static final byte[] NO_MEMORY_REPLY =
+        "421 4.3.2 Service not available: no buffer memory for new connections, try again later\r\n"
+            .getBytes(StandardCharsets.US_ASCII);
     private static final long ACCEPT_FAILED_PAUSE_NS = TimeUnit.MILLISECONDS.toNanos(100);
     /** A loop leaving accepts to a less loaded peer looks again after this long. */
     private static final long ACCEPT_BALANCE_PAUSE_NS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -66,6 +69,8 @@ public final class EventLoop implements Agent
     private final Consumer<SpoolFile> onSpoolCompletion = SpoolFile::onCompletion;
     private final Consumer<Runnable> onInboxTask = Runnable::run;
     private final int receiveBufferLength;
+    private final DirectMemoryBudget directMemory = new DirectMemoryBudget();
+    private final long connectionBufferBytes;
     private final int sendBufferLength;
     private final byte[] totalLimitReply;
     private final SelectorIdleStrategy idleStrategy;
@@ -112,6 +117,8 @@ public final class EventLoop implements Agent
         this.counters = services.counters();
         this.receiveBufferLength = receiveBufferLength;
         this.sendBufferLength = sendBufferLength;
+        // both buffers are 64-byte aligned; the reply buffer holds at least two longest replies
+        this.connectionBufferBytes = receiveBufferLength + Math.max(sendBufferLength, 2048) + 2 * 64;
         this.selector = Selector.open();
         this.idleStrategy = new SelectorIdleStrategy(
             selector, TimeUnit.MILLISECONDS.toNanos(1), () -> services.policy().awaitingAnswers());
@@ -324,10 +331,48 @@ public final class EventLoop implements Agent
             closeQuietly(channel);
             return;
         }
+        Connection connection = null;
+        SmtpSession session = null;
+        if (directMemory.hasRoomFor(connectionBufferBytes))
+        {
+            try
+            {
+                connection = new Connection(this, channel, address, receiveBufferLength, sendBufferLength);
+                session = new SmtpSession(services, implicitTls ? tlsSettings : services.settings(),
+                    connection.out(), connection, address.getHostAddress(), remote.getPort());
+            }
+            catch (final OutOfMemoryError ex)
+            {
+                // the budget is a check, this is the backstop. Thrown by the JDK's Bits, not the VM, so
+                // -XX:+ExitOnOutOfMemoryError does not apply: uncaught it killed this loop's thread and left a daemon
+                // that accepted nothing (MemoryLimitsTest)
+                connection = null;
+            }
+        }
+        if (null == connection)
+        {
+            // direct memory (-XX:MaxDirectMemorySize) for the buffers is used up: refuse this client, keep the rest
+            // going; buffers of closed connections come back with a GC
+            directMemory.reclaim(nowNs);
+            limiter.release(address);
+            counters.acceptFailures.incrementRelease();
+            counters.connectionsRefused.incrementRelease();
+            counters.onReply((byte)'4');
+            if (!implicitTls)
+            {
+                try
+                {
+                    channel.write(ByteBuffer.wrap(NO_MEMORY_REPLY));
+                }
+                catch (final IOException ignore)
+                {
+                    // refused either way
+                }
+            }
+            closeQuietly(channel);
+            return;
+        }
         counters.connectionsAccepted.incrementRelease();
-        final Connection connection = new Connection(this, channel, address, receiveBufferLength, sendBufferLength);
-        final SmtpSession session = new SmtpSession(services, implicitTls ? tlsSettings : services.settings(),
-            connection.out(), connection, address.getHostAddress(), remote.getPort());
         connection.session(session);
         try
         {
