@@ -15,6 +15,14 @@
  * the replicator (one process per host) drains; if that ring is full the write is counted as an overflow and
  * the replicator falls back to a full scan.
  *
+ * In-flight budget (cluster only): a total read here misses the peers' events still on the wire. When the
+ * budget is on, add() also estimates them per peer as min(age, lag bound) / mean gap, where age is how long
+ * ago the peer wrote the slot we hold (its version is its write time), mean gap is the peer's own EWMA of the
+ * time between its writes (shipped in the slot), and the lag bound is what the replicator measures and
+ * publishes in the ring file. A peer not heard from for 2 x (gap + lag bound) is quiet: it adds nothing, so
+ * a lone busy node still gets the whole limit and a cut-off peer stops being budgeted. Clocks are assumed
+ * synchronised to well under the lag bound (NTP on a LAN); skew makes the estimate too high or too low.
+ *
  * SECURITY
  * The map's directory is checked with RendezvousDirectory (0700, owned by us, not a symlink); the map,
  * ring and lock files are made 0600. Anyone who can write them can forge counts.
@@ -33,6 +41,7 @@ import net.openhft.chronicle.map.ChronicleMapBuilder;
 import net.openhft.chronicle.map.ExternalMapQueryContext;
 import net.openhft.chronicle.map.MapEntry;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.HighResolutionClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
@@ -71,6 +80,9 @@ public final class RateStore implements AutoCloseable
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
     private static final Object OPEN_LOCK = new Object();
     private static final int DIRTY_MSG_TYPE = 1;
+    /** In the ring file's 64 metadata bytes: overflow count at 0, the replicator's lag bound (us) at 8. */
+    private static final int OVERFLOWS_META_OFFSET = 0;
+    private static final int LAG_BOUND_META_OFFSET = 8;
 
     static
     {
@@ -93,6 +105,7 @@ public final class RateStore implements AutoCloseable
         private int maxNodes = 8;
         private long maxEntries = 50_000;
         private boolean dirtyTracking;
+        private boolean inflightBudget;
         private int dirtyRingCapacity = 1 << 20;
 
         /**
@@ -142,6 +155,17 @@ public final class RateStore implements AutoCloseable
         public Context dirtyTracking(final boolean dirtyTracking)
         {
             this.dirtyTracking = dirtyTracking;
+            return this;
+        }
+
+        /**
+         * @param inflightBudget estimate peers' events still on the wire in {@link #lastUnseen()} (needs dirty
+         *                       tracking: the lag bound travels in the ring file).
+         * @return this.
+         */
+        public Context inflightBudget(final boolean inflightBudget)
+        {
+            this.inflightBudget = inflightBudget;
             return this;
         }
 
@@ -202,6 +226,7 @@ public final class RateStore implements AutoCloseable
     private final ManyToOneRingBuffer dirtyRing;
     private final MappedByteBuffer dirtyMapped;
     private final UnsafeBuffer dirtyMeta;
+    private final boolean inflightBudget;
     private final AtomicLong mapFullCount = new AtomicLong();
 
     private static final class Scratch
@@ -210,6 +235,7 @@ public final class RateStore implements AutoCloseable
         final byte[] ringKey = new byte[Subject.KEY_LENGTH];
         final byte[] value;
         final UnsafeBuffer buffer;
+        long unseen;
 
         Scratch(final int valueLength)
         {
@@ -228,6 +254,7 @@ public final class RateStore implements AutoCloseable
         this.localSlotOffset = ctx.nodeId * SLOT_LENGTH;
         this.scratch = ThreadLocal.withInitial(() -> new Scratch(valueLength));
         this.dirtyMapped = dirtyMapped;
+        this.inflightBudget = ctx.inflightBudget && null != dirtyMapped;
         if (null != dirtyMapped)
         {
             final int ringLength = ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH;
@@ -444,9 +471,23 @@ public final class RateStore implements AutoCloseable
         return addKey(s, n, windowMs, nowMs);
     }
 
+    /**
+     * Peers' events the last {@link #add} on this thread estimated to be still on the wire, in the add's units
+     * (n per event), rounded down; 0 when the in-flight budget is off or every peer is quiet. A limit check
+     * compares total + this with the limit.
+     *
+     * @return the estimate.
+     */
+    public long lastUnseen()
+    {
+        return scratch.get().unseen;
+    }
+
     private long addKey(final Scratch s, final long n, final long windowMs, final long nowMs)
     {
         final UnsafeBuffer buffer = s.buffer;
+        final long nowUs = HighResolutionClock.epochMicros();
+        s.unseen = 0;
         try (ExternalMapQueryContext<byte[], byte[], ?> c = map.queryContext(s.key))
         {
             c.updateLock().lock();
@@ -460,7 +501,7 @@ public final class RateStore implements AutoCloseable
                 readValue(entry, s);
             }
             final long nowSec = Math.floorDiv(nowMs, 1000L);
-            addToSlot(buffer, localSlotOffset, n, nowSec, nowMs);
+            addToSlot(buffer, localSlotOffset, n, nowSec, nowUs);
             markDirty(buffer, s.key);
             if (null == entry)
             {
@@ -478,8 +519,62 @@ public final class RateStore implements AutoCloseable
             {
                 c.replaceValue(entry, c.wrapValueAsData(s.value));
             }
+            if (inflightBudget)
+            {
+                s.unseen = unseen(buffer, nowUs, n);
+            }
             return sum(buffer, windowMs, nowMs);
         }
+    }
+
+    /**
+     * Peers' events not yet seen here: per peer heard from recently, min(age, lag bound) / its mean gap.
+     */
+    private long unseen(final UnsafeBuffer b, final long nowUs, final long n)
+    {
+        final long lagBoundUs = dirtyMeta.getLongVolatile(LAG_BOUND_META_OFFSET);
+        if (lagBoundUs <= 0)
+        {
+            return 0; // no replicator has measured anything yet
+        }
+        double events = 0;
+        for (int node = 0; node < maxNodes; node++)
+        {
+            final int slot = node * SLOT_LENGTH;
+            final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
+            final int gapUs = b.getInt(slot + GAP_US_OFFSET, ORDER);
+            if (slot == localSlotOffset || version == 0 || gapUs <= 0)
+            {
+                continue;
+            }
+            final long ageUs = Math.max(0, nowUs - writeTimeUs(version));
+            if (ageUs <= 2 * (gapUs + lagBoundUs))
+            {
+                events += (double)Math.min(ageUs, lagBoundUs) / gapUs;
+            }
+        }
+        return (long)(events * n);
+    }
+
+    /**
+     * Publish the replication lag bound the in-flight budget uses (the replicator, from what it receives).
+     *
+     * @param lagBoundUs microseconds; 0 switches the budget off until the next publication.
+     */
+    public void lagBoundUs(final long lagBoundUs)
+    {
+        if (null != dirtyMeta)
+        {
+            dirtyMeta.putLongOrdered(LAG_BOUND_META_OFFSET, lagBoundUs);
+        }
+    }
+
+    /**
+     * @return the lag bound last published by the replicator, microseconds (0: none).
+     */
+    public long lagBoundUs()
+    {
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(LAG_BOUND_META_OFFSET);
     }
 
     /**
@@ -674,7 +769,7 @@ public final class RateStore implements AutoCloseable
      */
     public long dirtyOverflows()
     {
-        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(0);
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(OVERFLOWS_META_OFFSET);
     }
 
     /**
@@ -776,18 +871,25 @@ public final class RateStore implements AutoCloseable
         }
         else
         {
-            dirtyMeta.getAndAddLong(0, 1);
+            dirtyMeta.getAndAddLong(OVERFLOWS_META_OFFSET, 1);
         }
     }
 
     private static final ThreadLocal<UnsafeBuffer> KEY_VIEW = ThreadLocal.withInitial(() -> new UnsafeBuffer(new byte[0]));
 
     /**
-     * Add n to one slot at second nowSec, zeroing buckets that fell out of its rings.
+     * Add n to one slot at second nowSec, zeroing buckets that fell out of its rings; stamp the write time into
+     * the version and fold the gap since the previous write into the mean gap (EWMA, 1/4 weight).
      */
-    static void addToSlot(final UnsafeBuffer b, final int slot, final long n, final long nowSec, final long nowMs)
+    static void addToSlot(final UnsafeBuffer b, final int slot, final long n, final long nowSec, final long nowUs)
     {
         final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
+        if (version != 0)
+        {
+            final long sampleUs = Math.max(1, Math.min(GAP_US_MAX, nowUs - writeTimeUs(version)));
+            final int gapUs = b.getInt(slot + GAP_US_OFFSET, ORDER);
+            b.putInt(slot + GAP_US_OFFSET, (int)(gapUs == 0 ? sampleUs : gapUs + ((sampleUs - gapUs) >> 2)), ORDER);
+        }
         long lastSec = b.getLong(slot + LAST_SECOND_OFFSET, ORDER);
         if (version == 0)
         {
@@ -833,7 +935,7 @@ public final class RateStore implements AutoCloseable
             bump(b, slot + MINUTES_OFFSET + 4 * (int)Math.floorMod(nowMin, BUCKETS), n);
         }
         b.putLong(slot + LAST_SECOND_OFFSET, lastSec, ORDER);
-        b.putLong(slot + VERSION_OFFSET, Math.max(version + 1, nowMs << 12), ORDER);
+        b.putLong(slot + VERSION_OFFSET, Math.max(version + 1, nowUs << VERSION_TIME_SHIFT), ORDER);
     }
 
     private static void bump(final UnsafeBuffer b, final int index, final long n)

@@ -7,14 +7,14 @@ package mailgate.rate;
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +---------------------------------------------------------------+
  *  |                    Version (per node, per key)                |
- *  |                   monotonic: max(old + 1, nowMs &lt;&lt; 12)        |
+ *  |       monotonic: max(old + 1, nowUs &lt;&lt; 3): also the write time  |
  *  +---------------------------------------------------------------+
  *  |           Last second written (epoch seconds): the            |
  *  |           epoch of the newest second and minute bucket        |
  *  +---------------------------------------------------------------+
  *  |        Dirty flag (local slot: queued for shipping)           |
  *  +---------------------------------------------------------------+
- *  |                          Reserved                             |
+ *  |  Mean gap between the owner's writes, us (EWMA; 0 = unknown)  |
  *  +---------------------------------------------------------------+
  *  |   60 x int32: counts per second, index = epochSecond % 60   ...
  *  +---------------------------------------------------------------+
@@ -24,6 +24,8 @@ package mailgate.rate;
  * A value is {@code maxNodes} slots back to back; slot i belongs to node i. A bucket is live while it lies
  * within 60 buckets of "last second written"; older ones are zeroed lazily when the slot's owner next writes,
  * and skipped by readers meanwhile. Counts saturate at 2^31-1 per bucket (2 GiB per second per node for bytes).
+ * The version's time and the mean gap let a reader estimate how many of a peer's events are still on the wire
+ * (see RateStore: in-flight budget); files written before the gap field existed hold 0 there (unknown).
  */
 public final class SlotDescriptor
 {
@@ -33,6 +35,12 @@ public final class SlotDescriptor
     public static final int LAST_SECOND_OFFSET = 8;
     /** Offset of the dirty flag. */
     public static final int DIRTY_OFFSET = 16;
+    /** Offset of the mean gap between the owner's writes in microseconds (int32). */
+    public static final int GAP_US_OFFSET = 20;
+    /** The version is the write time in microseconds shifted left by this (room for 8 writes per microsecond). */
+    public static final int VERSION_TIME_SHIFT = 3;
+    /** Largest gap sample: a key idle for longer restarts its mean from here, not from hours. */
+    public static final int GAP_US_MAX = 1_000_000;
     /** Offset of the per-second buckets. */
     public static final int SECONDS_OFFSET = 24;
     /** Number of buckets in each ring. */
@@ -45,6 +53,15 @@ public final class SlotDescriptor
     public static final long MAX_WINDOW_MS = 3_600_000L;
     /** Seconds a peer's clock may run ahead and still have its newest buckets counted. */
     public static final int SKEW_SECONDS = 2;
+
+    /**
+     * @param version a slot's version.
+     * @return when its owner last wrote it, epoch microseconds (owner's clock).
+     */
+    public static long writeTimeUs(final long version)
+    {
+        return version >>> VERSION_TIME_SHIFT;
+    }
 
     private SlotDescriptor()
     {

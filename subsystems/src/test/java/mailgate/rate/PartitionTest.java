@@ -116,7 +116,6 @@ class PartitionTest
             "rate.max-entries = 10000",
             "rate.aeron-dir = " + dir.resolve("node" + node + "/aeron"),
             "rate.embedded-driver = true",
-            "rate.replication-interval-ms = 10",
             "rate.listen = " + NET + (node + 1) + ":" + PORT,
             "rate.cluster-key = " + KEY_HEX));
         for (int peer = 0; peer < NODES; peer++)
