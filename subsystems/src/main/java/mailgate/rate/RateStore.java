@@ -16,11 +16,11 @@
  * the replicator falls back to a full scan.
  *
  * In-flight budget (cluster only): a total read here misses the peers' events still on the wire. When the
- * budget is on, add() also estimates them per peer as min(age, lag bound) / mean gap, where age is how long
- * ago the peer wrote the slot we hold (its version is its write time), mean gap is the peer's own EWMA of the
- * time between its writes (shipped in the slot), and the lag bound is what the replicator measures and
- * publishes in the ring file. A peer not heard from for 2 x (gap + lag bound) is quiet: it adds nothing, so
- * a lone busy node still gets the whole limit and a cut-off peer stops being budgeted. Clocks are assumed
+ * budget is on, add() also estimates them per peer as rate x min(age, lag bound), where age is how long ago
+ * the peer wrote the slot we hold (its version is its write time), rate is the peer's own decayed rate of
+ * writes (shipped in the slot), and the lag bound is what the replicator measures and publishes in the ring
+ * file. A peer not heard from for 2 x (1 / rate + lag bound) is quiet: it adds nothing, so a lone busy node
+ * still gets the whole limit and a cut-off peer stops being budgeted. Clocks are assumed
  * synchronised to well under the lag bound (NTP on a LAN); skew makes the estimate too high or too low.
  *
  * SECURITY
@@ -473,7 +473,7 @@ public final class RateStore implements AutoCloseable
 
     /**
      * Peers' events the last {@link #add} on this thread estimated to be still on the wire, in the add's units
-     * (n per event), rounded down; 0 when the in-flight budget is off or every peer is quiet. A limit check
+     * (bytes for bytes), rounded down; 0 when the in-flight budget is off or every peer is quiet. A limit check
      * compares total + this with the limit.
      *
      * @return the estimate.
@@ -528,7 +528,7 @@ public final class RateStore implements AutoCloseable
     }
 
     /**
-     * Peers' events not yet seen here: per peer heard from recently, min(age, lag bound) / its mean gap.
+     * Peers' events not yet seen here: per peer heard from recently, its rate x min(age, lag bound).
      */
     private long unseen(final UnsafeBuffer b, final long nowUs, final long n)
     {
@@ -537,23 +537,23 @@ public final class RateStore implements AutoCloseable
         {
             return 0; // no replicator has measured anything yet
         }
-        double events = 0;
+        double units = 0;
         for (int node = 0; node < maxNodes; node++)
         {
             final int slot = node * SLOT_LENGTH;
             final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
-            final int gapUs = b.getInt(slot + GAP_US_OFFSET, ORDER);
-            if (slot == localSlotOffset || version == 0 || gapUs <= 0)
+            final double perSecond = b.getFloat(slot + RATE_OFFSET, ORDER);
+            if (slot == localSlotOffset || version == 0 || !(perSecond > 0))
             {
                 continue;
             }
-            final long ageUs = Math.max(0, nowUs - writeTimeUs(version));
-            if (ageUs <= 2 * (gapUs + lagBoundUs))
+            final double ageUs = Math.max(0, nowUs - writeTimeUs(version));
+            if (ageUs <= 2 * (1e6 * n / perSecond + lagBoundUs))
             {
-                events += (double)Math.min(ageUs, lagBoundUs) / gapUs;
+                units += perSecond * Math.min(ageUs, lagBoundUs) / 1e6;
             }
         }
-        return (long)(events * n);
+        return (long)units;
     }
 
     /**
@@ -879,17 +879,15 @@ public final class RateStore implements AutoCloseable
 
     /**
      * Add n to one slot at second nowSec, zeroing buckets that fell out of its rings; stamp the write time into
-     * the version and fold the gap since the previous write into the mean gap (EWMA, 1/4 weight).
+     * the version and fold n into the decayed rate.
      */
     static void addToSlot(final UnsafeBuffer b, final int slot, final long n, final long nowSec, final long nowUs)
     {
         final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
-        if (version != 0)
-        {
-            final long sampleUs = Math.max(1, Math.min(GAP_US_MAX, nowUs - writeTimeUs(version)));
-            final int gapUs = b.getInt(slot + GAP_US_OFFSET, ORDER);
-            b.putInt(slot + GAP_US_OFFSET, (int)(gapUs == 0 ? sampleUs : gapUs + ((sampleUs - gapUs) >> 2)), ORDER);
-        }
+        final double sinceUs = version == 0 ? Double.MAX_VALUE : Math.max(0, nowUs - writeTimeUs(version));
+        final double decayed = sinceUs > 20 * RATE_TAU_US ? 0 :
+            b.getFloat(slot + RATE_OFFSET, ORDER) * Math.exp(-sinceUs / RATE_TAU_US);
+        b.putFloat(slot + RATE_OFFSET, (float)(decayed + n * 1e6 / RATE_TAU_US), ORDER);
         long lastSec = b.getLong(slot + LAST_SECOND_OFFSET, ORDER);
         if (version == 0)
         {
