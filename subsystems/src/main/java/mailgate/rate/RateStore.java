@@ -16,7 +16,8 @@
  * the replicator falls back to a full scan.
  *
  * In-flight budget (cluster only): a total read here misses the peers' events still on the wire. When the
- * budget is on, add() also estimates them per peer as rate x min(age, lag bound), where age is how long ago
+ * budget is on, add() also estimates them per peer as rate x min(age, lag bound) (the rate decaying over that
+ * time, so a burst that ended is not assumed to go on), where age is how long ago
  * the peer wrote the slot we hold (its version is its write time), rate is the peer's own decayed rate of
  * writes (shipped in the slot), and the lag bound is what the replicator measures and publishes in the ring
  * file. A peer not heard from for 2 x (1 / rate + lag bound) is quiet: it adds nothing, so a lone busy node
@@ -528,7 +529,8 @@ public final class RateStore implements AutoCloseable
     }
 
     /**
-     * Peers' events not yet seen here: per peer heard from recently, its rate x min(age, lag bound).
+     * Peers' events not yet seen here: per peer heard from recently, its decaying rate integrated over
+     * min(age, lag bound).
      */
     private long unseen(final UnsafeBuffer b, final long nowUs, final long n)
     {
@@ -550,7 +552,9 @@ public final class RateStore implements AutoCloseable
             final double ageUs = Math.max(0, nowUs - writeTimeUs(version));
             if (ageUs <= 2 * (1e6 * n / perSecond + lagBoundUs))
             {
-                units += perSecond * Math.min(ageUs, lagBoundUs) / 1e6;
+                // what the rate, decaying since that write, adds over the part of the age still in flight: a
+                // burst that ended is not assumed to go on at its peak
+                units += perSecond * RATE_TAU_US / 1e6 * (1 - Math.exp(-Math.min(ageUs, lagBoundUs) / RATE_TAU_US));
             }
         }
         return (long)units;

@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * runs) with the lag bound the replicators publish.
  * <p>
  * Short form (CI): in-flight budget on, 1,000 msgs/s. Long form ({@code -Drate.cluster.long=true}): replication
- * off, on without the budget, on with it, each at 100, 1,000 and 3,000 msgs/s. Needs root and {@code ip netns};
+ * off, on without the budget, on with it, each at 100, 1,000 and 3,000 msgs/s ({@code -Drate.cluster.modes=budget}
+ * picks modes: off, no-budget, budget). Needs root and {@code ip netns};
  * skipped otherwise (the loopback fallback is ReplicationTest: library nodes on 127.0.0.1).
  */
 class RateClusterTest
@@ -49,13 +50,13 @@ class RateClusterTest
     private static final String KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
     /** How the nodes are configured. */
-    private record Mode(String name, boolean replicate, boolean budget)
+    private record Mode(String key, String name, boolean replicate, boolean budget)
     {
     }
 
-    private static final Mode OFF = new Mode("replication off", false, false);
-    private static final Mode NO_BUDGET = new Mode("replication on, no budget", true, false);
-    private static final Mode BUDGET = new Mode("replication on + in-flight budget", true, true);
+    private static final Mode OFF = new Mode("off", "replication off", false, false);
+    private static final Mode NO_BUDGET = new Mode("no-budget", "replication on, no budget", true, false);
+    private static final Mode BUDGET = new Mode("budget", "replication on + in-flight budget", true, true);
 
     private static RateNetns net;
     private static Path shm;
@@ -243,6 +244,21 @@ class RateClusterTest
         return sorted[Math.min(sorted.length - 1, (int)Math.ceil(p * sorted.length) - 1)] / 1e6;
     }
 
+    /**
+     * @return the 1-minute load average: the figures depend on what else the machine runs.
+     */
+    static String loadAverage()
+    {
+        try
+        {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        }
+        catch (final IOException ex)
+        {
+            return "?";
+        }
+    }
+
     private static final Pattern RESULT = Pattern.compile(
         "result accepted=(\\d+) refused=(\\d+) other=(\\d+) perNode=(\\S+) lateMaxMs=(\\S+) sentMs=(\\S+)");
 
@@ -255,7 +271,7 @@ class RateClusterTest
     {
         final List<String> cmd = new ArrayList<>(RateNetns.exec(net.bridgeNs()));
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m",
-            "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+            "-cp", System.getProperty("java.class.path"),
             RateClusterClient.class.getName(), Integer.toString(rate), Integer.toString(attempts), domain,
             Integer.toString(CONNECTIONS_PER_NODE)));
         for (int i = 0; i < NODES; i++)
@@ -280,7 +296,14 @@ class RateClusterTest
     @Timeout(value = 1500, unit = TimeUnit.SECONDS)
     void limitBitesNearNWithThreeFullNodes() throws Exception
     {
-        final Mode[] modes = LONG ? new Mode[]{OFF, NO_BUDGET, BUDGET} : new Mode[]{BUDGET};
+        final List<Mode> modes = new ArrayList<>();
+        for (final Mode mode : LONG ? new Mode[]{OFF, NO_BUDGET, BUDGET} : new Mode[]{BUDGET})
+        {
+            if (List.of(System.getProperty("rate.cluster.modes", "off,no-budget,budget").split(",")).contains(mode.key()))
+            {
+                modes.add(mode);
+            }
+        }
         final int[] rates = LONG ? new int[]{100, 1000, 3000} : new int[]{1000};
         final int attempts = 3 * N + 30;
         for (final Mode mode : modes)
@@ -292,9 +315,9 @@ class RateClusterTest
                 final long[] lagNs = measureLag(LONG ? 300 : 90);
                 lag = String.format("%.2f / %.2f ms", percentileMs(lagNs, 0.5), percentileMs(lagNs, 0.99));
                 System.out.printf("RateClusterTest %s: lag p50/p99/max %s / %.2f ms (%d samples), lag bound " +
-                    "published by the replicators %.2f / %.2f / %.2f ms%n", mode.name(), lag,
+                    "published by the replicators %.2f / %.2f / %.2f ms; load average %s%n", mode.name(), lag,
                     lagNs[lagNs.length - 1] / 1e6, lagNs.length, STORES[0].lagBoundUs() / 1e3,
-                    STORES[1].lagBoundUs() / 1e3, STORES[2].lagBoundUs() / 1e3);
+                    STORES[1].lagBoundUs() / 1e3, STORES[2].lagBoundUs() / 1e3, loadAverage());
             }
             runClient(1000, 600, "warm-up-" + generation + ".cluster.test"); // JIT the whole path first
             for (final int rate : rates)
@@ -316,12 +339,13 @@ class RateClusterTest
                     }
                 }
                 System.out.printf("RateClusterTest %s: rate=%d/s round-robin over 3 nodes, %d attempts, N=%d: " +
-                    "accepted=%d (per node %s) overshoot=%d (%.1f%% of N), lag p50/p99 %s; client late max %s ms%n",
-                    mode.name(), rate, attempts, N, accepted, m.group(4), accepted - N, 100.0 * (accepted - N) / N,
-                    lag, m.group(5));
+                    "accepted=%d (per node %s) overshoot=%d (%.1f%% of N), lag p50/p99 %s; client late max %s ms; " +
+                    "load average %s%n", mode.name(), rate, attempts, N, accepted, m.group(4), accepted - N,
+                    100.0 * (accepted - N) / N, lag, m.group(5), loadAverage());
                 if (mode.replicate())
                 {
-                    assertTrue(accepted >= N - 5, "the budget may refuse a few early, not many: " + accepted);
+                    // clearly-failing bounds, not the measured figures (RESULTS.md section 6 has those)
+                    assertTrue(accepted >= N - N / 10, "the budget may refuse a few early, not many: " + accepted);
                     assertTrue(accepted <= N + N / 2, "with replication the limit bites near N: " + accepted);
                 }
                 else

@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * A counter file in a fresh 0700 directory under /dev/shm, opened as node 0 with dirty tracking on (as in a
- * cluster), and a limiter on it. Limits are high, so every call is counted and accepted (the common path).
+ * A counter file in a fresh 0700 directory under /dev/shm, opened as node 0 with dirty tracking and the
+ * in-flight budget on (as in a cluster), and a limiter on it. Limits are high, so every call is counted and accepted (the common path).
  */
 final class RateBenchFixture implements AutoCloseable
 {
@@ -64,7 +64,9 @@ final class RateBenchFixture implements AutoCloseable
                 "auth-failures client-ip 5/10m 535 5.7.8 Too many failed logins");
         final RatePolicy policy = RatePolicyFile.parse("bench-policy", lines);
         store = RateStore.open(new RateStore.Context()
-            .mapFile(dir.resolve("rate/counters")).nodeId(0).maxEntries(50_000).dirtyTracking(true));
+            .mapFile(dir.resolve("rate/counters")).nodeId(0).maxEntries(50_000).dirtyTracking(true)
+            .inflightBudget(true));
+        store.lagBoundUs(5_000); // as a replicator would publish: the in-flight estimate runs on every add
         limiter = new RateLimiter(store, policy);
         ips = new String[MANY_KEYS];
         for (int i = 0; i < MANY_KEYS; i++)
