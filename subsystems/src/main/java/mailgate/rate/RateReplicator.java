@@ -12,10 +12,11 @@
  * the peer's endpoint). Shipping on change rather than on a fixed interval takes the interval's average
  * half-period out of the lag; the window keeps packets full when the rate is high. It polls its own
  * subscription (our endpoint) every duty cycle.
- * From what it applies it measures the replication lag (peer's write to our apply, sender's clock to ours)
- * and publishes a bound (mean + 2 mean deviations) for the store's in-flight budget: TCP's retransmission
- * timer takes 4, which made the budget refuse too early after bursts; 2 left the overshoot at 1,000/s in
- * RateClusterTest where it was. Applying is "newest version wins" per
+ * A peer that got nothing for 10 ms gets an empty packet (a heartbeat), so receivers can tell an idle link
+ * from a silent one (see RateStore's in-flight budget); every accepted packet stamps its source's "last heard"
+ * in the ring file. From what it applies it measures the replication lag (peer's write to our apply, sender's clock to ours)
+ * and publishes a bound (mean + 4 mean deviations, as TCP's retransmission timer) in the store for
+ * inspection and reports. Applying is "newest version wins" per
  * (key, node), so packets may repeat, reorder or arrive after a restart without harm.
  * A full resync (every key's slot to every peer) runs at start, when a peer's publication becomes connected
  * or a new image from a peer appears (a peer started or came back), after an offer failed, and when the dirty ring overflowed. Expired keys are
@@ -71,8 +72,10 @@ public final class RateReplicator implements Agent
     static final long SWEEP_INTERVAL_NS = TimeUnit.SECONDS.toNanos(60);
     /** A slot shipped later than this after its write came from a resync: not a lag sample. */
     static final long LAG_SAMPLE_MAX_SHIP_DELAY_US = 50_000;
+    /** A peer that got no packet for this long gets an empty one: the link is heard while idle. */
+    static final long HEARTBEAT_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     /** The published lag bound is the mean plus this many mean deviations. */
-    static final int LAG_BOUND_DEVIATIONS = 2;
+    static final int LAG_BOUND_DEVIATIONS = 4;
     /** Lag samples above this are not folded in (a stall, not the lag the budget is for). */
     static final long LAG_SAMPLE_MAX_US = 250_000;
 
@@ -134,6 +137,7 @@ public final class RateReplicator implements Agent
     private int pending;
     private long firstPendingNs;
     private long cycleNs;
+    private long lastSentNs;
     private long lagMeanUs;
     private long lagDevUs;
     private long nextSweepNs;
@@ -269,6 +273,10 @@ public final class RateReplicator implements Agent
         {
             flush();
         }
+        else if (0 == pending && publications.length > 0 && nowNs - lastSentNs >= HEARTBEAT_INTERVAL_NS)
+        {
+            send(0); // heartbeat: no entries, signed and sequenced like any packet
+        }
         work += drained;
         if (nowNs - resyncAtNs >= 0)
         {
@@ -344,6 +352,12 @@ public final class RateReplicator implements Agent
         }
         final int count = pending;
         pending = 0;
+        send(count);
+    }
+
+    private void send(final int count)
+    {
+        lastSentNs = cycleNs;
         sendPacket.header(nodeId, count, ++sequence, clock.nanoTime());
         final int macOffset = sendPacket.macOffset(count);
         sign(sendMac, sendBytes, macOffset);
@@ -352,6 +366,10 @@ public final class RateReplicator implements Agent
         slotsSent.getAndAdd(count);
         for (int i = 0; i < publications.length; i++)
         {
+            if (0 == count && !connected[i])
+            {
+                continue; // a heartbeat to a peer not there is no failure
+            }
             final long result = publications[i].offer(sendBuffer, 0, length);
             if (result > 0)
             {
@@ -426,6 +444,7 @@ public final class RateReplicator implements Agent
         packetsReceived.increment();
         final long nowUs = clock.nanoTime() / 1000;
         final long sentUs = packet.sentTimeNs() / 1000;
+        store.peerHeard(source, nowUs, sentUs);
         for (int i = 0; i < count; i++)
         {
             receiveBuffer.getBytes(packet.keyOffset(i), keyScratch, 0, Subject.KEY_LENGTH);
@@ -458,7 +477,7 @@ public final class RateReplicator implements Agent
 
     /**
      * Fold one write-to-apply lag into the mean and mean deviation (gains 1/8 and 1/4, as TCP's RTT) and
-     * publish mean + 2 deviations as the store's lag bound.
+     * publish mean + 4 deviations as the store's lag bound.
      */
     private void onLagSample(final long nowUs, final long sentUs, final long version)
     {

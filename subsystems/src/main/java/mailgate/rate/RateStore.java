@@ -16,13 +16,14 @@
  * the replicator falls back to a full scan.
  *
  * In-flight budget (cluster only): a total read here misses the peers' events still on the wire. When the
- * budget is on, add() also estimates them per peer as rate x min(age, lag bound) (the rate decaying over that
- * time, so a burst that ended is not assumed to go on), where age is how long ago
- * the peer wrote the slot we hold (its version is its write time), rate is the peer's own decayed rate of
- * writes (shipped in the slot), and the lag bound is what the replicator measures and publishes in the ring
- * file. A peer not heard from for 2 x (1 / rate + lag bound) is quiet: it adds nothing, so a lone busy node
- * still gets the whole limit and a cut-off peer stops being budgeted. Clocks are assumed
- * synchronised to well under the lag bound (NTP on a LAN); skew makes the estimate too high or too low.
+ * budget is on, add() also estimates them. Per peer: its rate (shipped in its slot; decayed with a 20 ms time
+ * constant) over the time since its last write we hold (the version is the write time), less the time we know
+ * it wrote nothing more: its packets arrive in order, so what it wrote before the send time of the last packet
+ * the replicator heard from it (heartbeats included; both times on the peer's clock) is here. The rate decays
+ * over that time, so a burst that ended is not assumed to go on. A steady stream counts rate x age; a key the
+ * peer stopped writing counts nothing once the link has brought later packets, so a lone busy node gets the
+ * whole limit; during a stall or a cut the peer counts at most its last 20 ms of events, and after 1 s without
+ * a packet it is down and only the slot we hold counts. Only the "down" test compares the two nodes' clocks.
  *
  * SECURITY
  * The map's directory is checked with RendezvousDirectory (0700, owned by us, not a symlink); the map,
@@ -81,9 +82,20 @@ public final class RateStore implements AutoCloseable
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
     private static final Object OPEN_LOCK = new Object();
     private static final int DIRTY_MSG_TYPE = 1;
-    /** In the ring file's 64 metadata bytes: overflow count at 0, the replicator's lag bound (us) at 8. */
+    /**
+     * After the ring, metadata: overflow count at 0, the replicator's measured lag bound (us) at 8, then per
+     * node id (up to 64, 8 bytes each) when the replicator last heard from it (our clock, epoch us) and when
+     * that packet was sent (its clock).
+     */
     private static final int OVERFLOWS_META_OFFSET = 0;
     private static final int LAG_BOUND_META_OFFSET = 8;
+    private static final int HEARD_META_OFFSET = 64;
+    private static final int HEARD_SENT_META_OFFSET = HEARD_META_OFFSET + 8 * 64;
+    private static final int META_LENGTH = HEARD_SENT_META_OFFSET + 8 * 64;
+    /** A write this long before a packet's send time may still have missed it (drained after the packet). */
+    static final long SHIP_SLACK_US = 1_000;
+    /** A peer not heard from at all for this long is down: only what we hold of it counts. */
+    public static final long PEER_DOWN_US = 1_000_000;
 
     static
     {
@@ -260,7 +272,7 @@ public final class RateStore implements AutoCloseable
         {
             final int ringLength = ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH;
             dirtyRing = new ManyToOneRingBuffer(new UnsafeBuffer(dirtyMapped, 0, ringLength));
-            dirtyMeta = new UnsafeBuffer(dirtyMapped, ringLength, 64);
+            dirtyMeta = new UnsafeBuffer(dirtyMapped, ringLength, META_LENGTH);
         }
         else
         {
@@ -312,7 +324,7 @@ public final class RateStore implements AutoCloseable
                 {
                     dirty = mapDirtyRing(
                         file.resolveSibling(file.getFileName() + ".dirty"),
-                        ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH + 64);
+                        ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH + META_LENGTH);
                 }
                 return new RateStore(ctx, map, dirty);
             }
@@ -529,16 +541,11 @@ public final class RateStore implements AutoCloseable
     }
 
     /**
-     * Peers' events not yet seen here: per peer heard from recently, its decaying rate integrated over
-     * min(age, lag bound).
+     * Peers' events not yet seen here: per peer not down, its rate decaying since the slot's write, integrated
+     * over the part of the slot's age after the last packet heard from it (less the lag bound).
      */
     private long unseen(final UnsafeBuffer b, final long nowUs, final long n)
     {
-        final long lagBoundUs = dirtyMeta.getLongVolatile(LAG_BOUND_META_OFFSET);
-        if (lagBoundUs <= 0)
-        {
-            return 0; // no replicator has measured anything yet
-        }
         double units = 0;
         for (int node = 0; node < maxNodes; node++)
         {
@@ -549,19 +556,27 @@ public final class RateStore implements AutoCloseable
             {
                 continue;
             }
-            final double ageUs = Math.max(0, nowUs - writeTimeUs(version));
-            if (ageUs <= 2 * (1e6 * n / perSecond + lagBoundUs))
+            final long heardUs = dirtyMeta.getLongVolatile(HEARD_META_OFFSET + 8 * node);
+            if (0 == heardUs || nowUs - heardUs > PEER_DOWN_US)
             {
-                // what the rate, decaying since that write, adds over the part of the age still in flight: a
-                // burst that ended is not assumed to go on at its peak
-                units += perSecond * RATE_TAU_US / 1e6 * (1 - Math.exp(-Math.min(ageUs, lagBoundUs) / RATE_TAU_US));
+                continue; // never heard, or down: only the slot we hold counts
             }
+            // the peer's stream is in order: what it wrote before the last packet we heard was sent (less the
+            // slack) is here, so it wrote nothing more to this key until then (both times on its clock);
+            // unseen are its writes after that, at its rate decaying since the slot's write (a burst that
+            // ended is not assumed to go on)
+            final long writeUs = writeTimeUs(version);
+            final long sentUs = dirtyMeta.getLongVolatile(HEARD_SENT_META_OFFSET + 8 * node);
+            final double ageUs = Math.max(0, nowUs - writeUs);
+            final double knownUs = Math.min(ageUs, Math.max(0, sentUs - SHIP_SLACK_US - writeUs));
+            units += perSecond * RATE_TAU_US / 1e6 *
+                (Math.exp(-knownUs / RATE_TAU_US) - Math.exp(-ageUs / RATE_TAU_US));
         }
         return (long)units;
     }
 
     /**
-     * Publish the replication lag bound the in-flight budget uses (the replicator, from what it receives).
+     * Publish the replication lag bound measured by the replicator (for inspection and reports).
      *
      * @param lagBoundUs microseconds; 0 switches the budget off until the next publication.
      */
@@ -571,6 +586,31 @@ public final class RateStore implements AutoCloseable
         {
             dirtyMeta.putLongOrdered(LAG_BOUND_META_OFFSET, lagBoundUs);
         }
+    }
+
+    /**
+     * Record that a packet from a peer arrived (the replicator; heartbeats keep an idle link heard).
+     *
+     * @param node    the peer.
+     * @param heardUs when, epoch microseconds, our clock.
+     * @param sentUs  when the peer sent it, epoch microseconds, its clock.
+     */
+    public void peerHeard(final int node, final long heardUs, final long sentUs)
+    {
+        if (null != dirtyMeta)
+        {
+            dirtyMeta.putLongOrdered(HEARD_SENT_META_OFFSET + 8 * node, sentUs);
+            dirtyMeta.putLongOrdered(HEARD_META_OFFSET + 8 * node, heardUs);
+        }
+    }
+
+    /**
+     * @param node a peer.
+     * @return when the replicator last heard from it, epoch microseconds (0: never).
+     */
+    public long peerHeardUs(final int node)
+    {
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(HEARD_META_OFFSET + 8 * node);
     }
 
     /**
