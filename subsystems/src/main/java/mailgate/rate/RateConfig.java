@@ -161,8 +161,8 @@ public final class RateConfig
                     throw new ConfigException(where + ": cannot read cluster key file " + value + ": " + ex);
                 }
             }
-            case COALESCE_US -> coalesceUs = Long.parseLong(value);
-            case IDLE_PARK_MAX_US -> idleParkMaxUs = Long.parseLong(value);
+            case COALESCE_US -> coalesceUs = longIn(value, 0, 1_000_000, where, key);
+            case IDLE_PARK_MAX_US -> idleParkMaxUs = longIn(value, 10, 100_000, where, key);
             case INFLIGHT_BUDGET -> inflightBudget = onOff(value, where, key);
             case OLD_INTERVAL_MS -> throw new ConfigException(where + ": " + OLD_INTERVAL_MS + " was replaced by " +
                 COALESCE_US + " (changed keys now ship at once, after at most that many microseconds)");
@@ -185,6 +185,16 @@ public final class RateConfig
                 }
             }
         }
+    }
+
+    private static long longIn(final String value, final long min, final long max, final String where, final String key)
+    {
+        final long v = Long.parseLong(value);
+        if (v < min || v > max)
+        {
+            throw new ConfigException(where + ": " + key + " must be " + min + ".." + max + ", got " + v);
+        }
+        return v;
     }
 
     private static boolean onOff(final String value, final String where, final String key)
@@ -247,14 +257,6 @@ public final class RateConfig
         {
             throw new ConfigException(name + ": a cluster needs " + LISTEN + " and " + CLUSTER_KEY + " (or " +
                 CLUSTER_KEY_FILE + ")");
-        }
-        if (coalesceUs < 0 || coalesceUs > 1_000_000)
-        {
-            throw new ConfigException(name + ": " + COALESCE_US + " must be 0..1000000");
-        }
-        if (idleParkMaxUs < 10 || idleParkMaxUs > 100_000)
-        {
-            throw new ConfigException(name + ": " + IDLE_PARK_MAX_US + " must be 10..100000");
         }
     }
 

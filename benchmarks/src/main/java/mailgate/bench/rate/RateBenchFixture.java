@@ -44,6 +44,16 @@ final class RateBenchFixture implements AutoCloseable
      */
     RateBenchFixture(final String rules)
     {
+        this(rules, true);
+    }
+
+    /**
+     * @param rules  as above.
+     * @param budget in-flight budget on: two live peers hold a slot of every key the hot path counts (so the
+     *               estimate really runs over them), as in a three-node cluster.
+     */
+    RateBenchFixture(final String rules, final boolean budget)
+    {
         final Path shm = Path.of("/dev/shm");
         final Path base = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
         try
@@ -65,13 +75,47 @@ final class RateBenchFixture implements AutoCloseable
         final RatePolicy policy = RatePolicyFile.parse("bench-policy", lines);
         store = RateStore.open(new RateStore.Context()
             .mapFile(dir.resolve("rate/counters")).nodeId(0).maxEntries(50_000).dirtyTracking(true)
-            .inflightBudget(true));
-        store.lagBoundUs(5_000); // as a replicator would publish: the in-flight estimate runs on every add
+            .inflightBudget(budget));
         limiter = new RateLimiter(store, policy);
         ips = new String[MANY_KEYS];
         for (int i = 0; i < MANY_KEYS; i++)
         {
             ips[i] = "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255);
+        }
+        if (budget)
+        {
+            addPeers();
+        }
+    }
+
+    /**
+     * Nodes 1 and 2 wrote every key of the "192.0.2.1" path and of the 10,000 addresses (messages per client-ip,
+     * 300/s) and are heard "for ever", so each counted call integrates two peers' rates.
+     */
+    private void addPeers()
+    {
+        final long nowUs = org.agrona.concurrent.HighResolutionClock.epochMicros();
+        final org.agrona.concurrent.UnsafeBuffer slot = new org.agrona.concurrent.UnsafeBuffer(
+            new byte[mailgate.rate.SlotDescriptor.SLOT_LENGTH]);
+        final java.nio.ByteOrder order = java.nio.ByteOrder.LITTLE_ENDIAN;
+        slot.putLong(mailgate.rate.SlotDescriptor.VERSION_OFFSET, nowUs << mailgate.rate.SlotDescriptor.VERSION_TIME_SHIFT,
+            order);
+        slot.putLong(mailgate.rate.SlotDescriptor.LAST_SECOND_OFFSET, nowUs / 1_000_000, order);
+        slot.putFloat(mailgate.rate.SlotDescriptor.RATE_OFFSET, 300f, order);
+        final mailgate.rate.Subject subject = new mailgate.rate.Subject();
+        final byte[] key = new byte[mailgate.rate.Subject.KEY_LENGTH];
+        for (int i = -1; i < MANY_KEYS; i++)
+        {
+            subject.clientIp(i < 0 ? "192.0.2.1" : ips[i]);
+            subject.writeKey(mailgate.rate.RateDimension.MESSAGES, key);
+            for (int node = 1; node <= 2; node++)
+            {
+                store.applyPeerSlot(key, node, slot, 0);
+            }
+        }
+        for (int node = 1; node <= 2; node++)
+        {
+            store.peerHeard(node, Long.MAX_VALUE / 2, nowUs);
         }
     }
 
