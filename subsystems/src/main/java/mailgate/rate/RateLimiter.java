@@ -16,10 +16,11 @@
  *   onRejectedRecipient  rejected-recipients    client-ip, client-network
  * A counted event is refused when the new total exceeds the limit, so LIMIT events per window get through and
  * the next is refused; refused attempts count too. In a cluster the total also holds the store's estimate of
- * peers' events still on the wire (RateStore's in-flight budget), so near the limit a node leaves room for them. The three penalty dimensions (auth-failures,
- * protocol-errors, rejected-recipients) are also checked, without counting, at connect, MAIL and RCPT: once a
- * subject has more than LIMIT of them in the window, those commands get that rule's reply. Only pairs of
- * (dimension, subject) that some rule names are counted, so the map holds only what the policy needs.
+ * peers' events still on the wire (RateStore's in-flight budget), so near the limit a node leaves room for them.
+ * The three penalty dimensions (auth-failures, protocol-errors, rejected-recipients) are also checked, without
+ * counting, at connect, MAIL and RCPT: once a subject has more than LIMIT of them in the window, those commands
+ * get that rule's reply. Only pairs of (dimension, subject) that some rule names are counted, so the map holds
+ * only what the policy needs.
  * Allow-listed clients are neither counted nor limited.
  *
  * LIMITS

@@ -14,9 +14,9 @@
  * subscription (our endpoint) every duty cycle.
  * A peer that got nothing for 10 ms gets an empty packet (a heartbeat), so receivers can tell an idle link
  * from a silent one (see RateStore's in-flight budget); every accepted packet stamps its source's "last heard"
- * in the ring file. From what it applies it measures the replication lag (peer's write to our apply, sender's clock to ours)
- * and publishes a bound (mean + 4 mean deviations, as TCP's retransmission timer) in the store for
- * inspection and reports. Applying is "newest version wins" per
+ * (our clock) and its send time (the source's clock) in the ring file. From what it applies it measures the
+ * replication lag (the peer's write to our apply) and publishes a bound (mean + 4 mean deviations, as TCP's
+ * retransmission timer) in the store for inspection and reports. Applying is "newest version wins" per
  * (key, node), so packets may repeat, reorder or arrive after a restart without harm.
  * A full resync (every key's slot to every peer) runs at start, when a peer's publication becomes connected
  * or a new image from a peer appears (a peer started or came back), after an offer failed, and when the dirty ring overflowed. Expired keys are
@@ -52,6 +52,7 @@ import org.agrona.concurrent.status.AtomicCounter;
 import javax.crypto.Mac;
 import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
+import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -76,7 +77,7 @@ public final class RateReplicator implements Agent
     static final long HEARTBEAT_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     /** The published lag bound is the mean plus this many mean deviations. */
     static final int LAG_BOUND_DEVIATIONS = 4;
-    /** Lag samples above this are not folded in (a stall, not the lag the budget is for). */
+    /** Lag samples above this are not folded in (a stall, not the usual lag). */
     static final long LAG_SAMPLE_MAX_US = 250_000;
 
     /**
@@ -457,7 +458,7 @@ public final class RateReplicator implements Agent
             {
                 slotsApplied.increment();
                 onLagSample(nowUs, sentUs, receiveBuffer.getLong(
-                    packet.slotOffset(i) + SlotDescriptor.VERSION_OFFSET, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    packet.slotOffset(i) + SlotDescriptor.VERSION_OFFSET, ByteOrder.LITTLE_ENDIAN));
             }
             else if (result == RateStore.STALE)
             {
@@ -502,7 +503,7 @@ public final class RateReplicator implements Agent
     }
 
     /**
-     * @return the lag bound published for the in-flight budget, microseconds (0 before the first sample).
+     * @return the measured lag bound (mean + 4 mean deviations), microseconds (0 before the first sample).
      */
     public long lagBoundUs()
     {

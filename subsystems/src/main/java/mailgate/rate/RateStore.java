@@ -173,7 +173,7 @@ public final class RateStore implements AutoCloseable
 
         /**
          * @param inflightBudget estimate peers' events still on the wire in {@link #lastUnseen()} (needs dirty
-         *                       tracking: the lag bound travels in the ring file).
+         *                       tracking: the replicator stamps each peer's last packet in the ring file).
          * @return this.
          */
         public Context inflightBudget(final boolean inflightBudget)
@@ -534,7 +534,7 @@ public final class RateStore implements AutoCloseable
             }
             if (inflightBudget)
             {
-                s.unseen = unseen(buffer, nowUs, n);
+                s.unseen = unseen(buffer, nowUs);
             }
             return sum(buffer, windowMs, nowMs);
         }
@@ -542,9 +542,9 @@ public final class RateStore implements AutoCloseable
 
     /**
      * Peers' events not yet seen here: per peer not down, its rate decaying since the slot's write, integrated
-     * over the part of the slot's age after the last packet heard from it (less the lag bound).
+     * over the part of the slot's age after the send time of the last packet heard from it (less a slack).
      */
-    private long unseen(final UnsafeBuffer b, final long nowUs, final long n)
+    private long unseen(final UnsafeBuffer b, final long nowUs)
     {
         double units = 0;
         for (int node = 0; node < maxNodes; node++)
@@ -578,7 +578,7 @@ public final class RateStore implements AutoCloseable
     /**
      * Publish the replication lag bound measured by the replicator (for inspection and reports).
      *
-     * @param lagBoundUs microseconds; 0 switches the budget off until the next publication.
+     * @param lagBoundUs microseconds.
      */
     public void lagBoundUs(final long lagBoundUs)
     {

@@ -301,7 +301,8 @@ class RateClusterTest
         final List<Mode> modes = new ArrayList<>();
         for (final Mode mode : LONG ? new Mode[]{OFF, NO_BUDGET, BUDGET} : new Mode[]{BUDGET})
         {
-            if (List.of(System.getProperty("rate.cluster.modes", "off,no-budget,budget").split(",")).contains(mode.key()))
+            final String picked = System.getProperty("rate.cluster.modes", "off,no-budget,budget");
+            if (List.of(picked.split(",")).contains(mode.key()))
             {
                 modes.add(mode);
             }

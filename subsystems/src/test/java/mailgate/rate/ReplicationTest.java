@@ -288,8 +288,8 @@ class ReplicationTest
         final int early = send(client, 1000, 30, new int[]{0, 1, 2}, null);
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
         final long nowUs = org.agrona.concurrent.HighResolutionClock.epochMicros();
-        System.out.printf("ReplicationTest lone node: node 0 heard from node 1 %d us ago, node 2 %d us ago, lag bound " +
-            "%d us%n", nowUs - nodes[0].store().peerHeardUs(1), nowUs - nodes[0].store().peerHeardUs(2),
+        System.out.printf("ReplicationTest lone node: node 0 heard from node 1 %d us ago, node 2 %d us ago, " +
+            "lag bound %d us%n", nowUs - nodes[0].store().peerHeardUs(1), nowUs - nodes[0].store().peerHeardUs(2),
             nodes[0].store().lagBoundUs());
         final int alone = send(client, 1000, 2 * N, new int[]{0}, null);
         System.out.printf("ReplicationTest lone node: %d round-robin then %d of %d on node 0 alone at 1000/s: " +

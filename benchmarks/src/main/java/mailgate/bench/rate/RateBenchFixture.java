@@ -1,12 +1,18 @@
 package mailgate.bench.rate;
 
+import mailgate.rate.RateDimension;
 import mailgate.rate.RateLimiter;
 import mailgate.rate.RatePolicy;
 import mailgate.rate.RatePolicyFile;
 import mailgate.rate.RateStore;
+import mailgate.rate.SlotDescriptor;
+import mailgate.rate.Subject;
+import org.agrona.concurrent.HighResolutionClock;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -16,7 +22,8 @@ import java.util.stream.Stream;
 
 /**
  * A counter file in a fresh 0700 directory under /dev/shm, opened as node 0 with dirty tracking and the
- * in-flight budget on (as in a cluster), and a limiter on it. Limits are high, so every call is counted and accepted (the common path).
+ * in-flight budget on (as in a cluster), and a limiter on it. Limits are high, so every call is counted and
+ * accepted (the common path).
  */
 final class RateBenchFixture implements AutoCloseable
 {
@@ -94,20 +101,18 @@ final class RateBenchFixture implements AutoCloseable
      */
     private void addPeers()
     {
-        final long nowUs = org.agrona.concurrent.HighResolutionClock.epochMicros();
-        final org.agrona.concurrent.UnsafeBuffer slot = new org.agrona.concurrent.UnsafeBuffer(
-            new byte[mailgate.rate.SlotDescriptor.SLOT_LENGTH]);
-        final java.nio.ByteOrder order = java.nio.ByteOrder.LITTLE_ENDIAN;
-        slot.putLong(mailgate.rate.SlotDescriptor.VERSION_OFFSET, nowUs << mailgate.rate.SlotDescriptor.VERSION_TIME_SHIFT,
-            order);
-        slot.putLong(mailgate.rate.SlotDescriptor.LAST_SECOND_OFFSET, nowUs / 1_000_000, order);
-        slot.putFloat(mailgate.rate.SlotDescriptor.RATE_OFFSET, 300f, order);
-        final mailgate.rate.Subject subject = new mailgate.rate.Subject();
-        final byte[] key = new byte[mailgate.rate.Subject.KEY_LENGTH];
+        final long nowUs = HighResolutionClock.epochMicros();
+        final UnsafeBuffer slot = new UnsafeBuffer(new byte[SlotDescriptor.SLOT_LENGTH]);
+        final ByteOrder order = ByteOrder.LITTLE_ENDIAN;
+        slot.putLong(SlotDescriptor.VERSION_OFFSET, nowUs << SlotDescriptor.VERSION_TIME_SHIFT, order);
+        slot.putLong(SlotDescriptor.LAST_SECOND_OFFSET, nowUs / 1_000_000, order);
+        slot.putFloat(SlotDescriptor.RATE_OFFSET, 300f, order);
+        final Subject subject = new Subject();
+        final byte[] key = new byte[Subject.KEY_LENGTH];
         for (int i = -1; i < MANY_KEYS; i++)
         {
             subject.clientIp(i < 0 ? "192.0.2.1" : ips[i]);
-            subject.writeKey(mailgate.rate.RateDimension.MESSAGES, key);
+            subject.writeKey(RateDimension.MESSAGES, key);
             for (int node = 1; node <= 2; node++)
             {
                 store.applyPeerSlot(key, node, slot, 0);
