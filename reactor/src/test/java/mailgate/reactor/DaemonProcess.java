@@ -57,7 +57,7 @@ public final class DaemonProcess implements AutoCloseable
      */
     public static DaemonProcess startOnPort(final int port, final Path spool, final String... args) throws IOException
     {
-        return launch("mailgate.reactor.SmtpdMain", List.of(), port, spool, args);
+        return launch(List.of(), List.of(), "mailgate.reactor.SmtpdMain", "127.0.0.1", port, spool, args);
     }
 
     /**
@@ -73,7 +73,7 @@ public final class DaemonProcess implements AutoCloseable
     public static DaemonProcess startWithJvmFlags(final List<String> jvmFlags, final Path spool, final String... args)
         throws IOException
     {
-        return launch("mailgate.reactor.SmtpdMain", jvmFlags, freePort(), spool, args);
+        return launch(List.of(), jvmFlags, "mailgate.reactor.SmtpdMain", "127.0.0.1", freePort(), spool, args);
     }
 
     /**
@@ -88,18 +88,44 @@ public final class DaemonProcess implements AutoCloseable
      */
     public static DaemonProcess startSupervisor(final Path spool, final String... args) throws IOException
     {
-        return launch("mailgate.supervisor.SupervisorMain", List.of(), freePort(), spool, args);
+        return launch(
+            List.of(), List.of(), "mailgate.supervisor.SupervisorMain", "127.0.0.1", freePort(), spool, args);
+    }
+
+    /**
+     * Start the supervisor under a launcher, e.g. {@code ip netns exec NS} to run a whole node in a network
+     * namespace (the launcher must exec the JVM, so this process is the supervisor), listening on host:port.
+     *
+     * @param launcher command words put before the java command.
+     * @param host     address to listen on (inside the launcher's namespace).
+     * @param port     port.
+     * @param spool    spool root.
+     * @param args     extra arguments.
+     * @return the running supervisor.
+     * @throws IOException if it could not start.
+     */
+    public static DaemonProcess startSupervisor(
+        final List<String> launcher, final String host, final int port, final Path spool, final String... args)
+        throws IOException
+    {
+        return launch(launcher, List.of(), "mailgate.supervisor.SupervisorMain", host, port, spool, args);
     }
 
     private static DaemonProcess launch(
-        final String mainClass, final List<String> jvmFlags, final int port, final Path spool, final String... args)
+        final List<String> launcher,
+        final List<String> jvmFlags,
+        final String mainClass,
+        final String host,
+        final int port,
+        final Path spool,
+        final String... args)
         throws IOException
     {
         final Path logDir = spool.toAbsolutePath().getParent();
         Files.createDirectories(logDir);
         final Path stdout = Files.createTempFile(logDir, "maillog", ".log");
         final Path stderr = Files.createTempFile(logDir, "stderr", ".log");
-        final List<String> command = new ArrayList<>();
+        final List<String> command = new ArrayList<>(launcher);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--add-exports");
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
@@ -118,7 +144,7 @@ public final class DaemonProcess implements AutoCloseable
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
         command.add("--listen");
-        command.add("127.0.0.1:" + port);
+        command.add(host + ":" + port);
         command.add("--spool");
         command.add(spool.toString());
         command.addAll(List.of(args));

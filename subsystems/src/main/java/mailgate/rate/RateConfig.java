@@ -47,8 +47,14 @@ public final class RateConfig
     public static final String CLUSTER_KEY = "rate.cluster-key";
     /** A file holding the cluster key in hex (instead of rate.cluster-key). */
     public static final String CLUSTER_KEY_FILE = "rate.cluster-key-file";
-    /** How often changed keys are shipped. */
-    public static final String INTERVAL_MS = "rate.replication-interval-ms";
+    /** How long a changed key may wait for others to share its packet. */
+    public static final String COALESCE_US = "rate.replication-coalesce-us";
+    /** The replaced fixed-interval setting: refused with a pointer to {@link #COALESCE_US}. */
+    static final String OLD_INTERVAL_MS = "rate.replication-interval-ms";
+    /** Longest park of the idle replicator (its wake-up latency, against CPU). */
+    public static final String IDLE_PARK_MAX_US = "rate.idle-park-max-us";
+    /** Budget peers' events still on the wire near a limit. */
+    public static final String INFLIGHT_BUDGET = "rate.inflight-budget";
     /** Aeron directory of this host's media driver. */
     public static final String AERON_DIR = "rate.aeron-dir";
     /** Launch an embedded media driver instead of using the host's. */
@@ -56,8 +62,10 @@ public final class RateConfig
     /** Aeron stream id of replication. */
     public static final String STREAM_ID = "rate.stream-id";
 
-    /** Default replication interval. */
-    public static final long INTERVAL_MS_DEFAULT = 10;
+    /** Default coalescing window. */
+    public static final long COALESCE_US_DEFAULT = 100;
+    /** Default longest idle park. */
+    public static final long IDLE_PARK_MAX_US_DEFAULT = 250;
     /** Default stream id. */
     public static final int STREAM_ID_DEFAULT = 3001;
 
@@ -69,7 +77,9 @@ public final class RateConfig
     private String listen;
     private final Map<Integer, String> peers = new TreeMap<>();
     private byte[] clusterKey;
-    private long intervalMs = INTERVAL_MS_DEFAULT;
+    private long coalesceUs = COALESCE_US_DEFAULT;
+    private long idleParkMaxUs = IDLE_PARK_MAX_US_DEFAULT;
+    private boolean inflightBudget = true;
     private Path aeronDir = IpcChannels.defaultAeronDir();
     private boolean embeddedDriver;
     private int streamId = STREAM_ID_DEFAULT;
@@ -151,7 +161,11 @@ public final class RateConfig
                     throw new ConfigException(where + ": cannot read cluster key file " + value + ": " + ex);
                 }
             }
-            case INTERVAL_MS -> intervalMs = Long.parseLong(value);
+            case COALESCE_US -> coalesceUs = longIn(value, 0, 1_000_000, where, key);
+            case IDLE_PARK_MAX_US -> idleParkMaxUs = longIn(value, 10, 100_000, where, key);
+            case INFLIGHT_BUDGET -> inflightBudget = onOff(value, where, key);
+            case OLD_INTERVAL_MS -> throw new ConfigException(where + ": " + OLD_INTERVAL_MS + " was replaced by " +
+                COALESCE_US + " (changed keys now ship at once, after at most that many microseconds)");
             case AERON_DIR -> aeronDir = Path.of(value);
             case EMBEDDED_DRIVER -> embeddedDriver = Boolean.parseBoolean(value);
             case STREAM_ID -> streamId = Integer.parseInt(value);
@@ -171,6 +185,26 @@ public final class RateConfig
                 }
             }
         }
+    }
+
+    private static long longIn(final String value, final long min, final long max, final String where, final String key)
+    {
+        final long v = Long.parseLong(value);
+        if (v < min || v > max)
+        {
+            throw new ConfigException(where + ": " + key + " must be " + min + ".." + max + ", got " + v);
+        }
+        return v;
+    }
+
+    private static boolean onOff(final String value, final String where, final String key)
+    {
+        return switch (value)
+        {
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            default -> throw new ConfigException(where + ": " + key + ": expected on or off, got '" + value + "'");
+        };
     }
 
     private static String endpoint(final String value, final String where)
@@ -224,10 +258,6 @@ public final class RateConfig
             throw new ConfigException(name + ": a cluster needs " + LISTEN + " and " + CLUSTER_KEY + " (or " +
                 CLUSTER_KEY_FILE + ")");
         }
-        if (intervalMs < 0 || intervalMs > 10_000)
-        {
-            throw new ConfigException(name + ": " + INTERVAL_MS + " must be 0..10000");
-        }
     }
 
     /**
@@ -236,7 +266,7 @@ public final class RateConfig
     public RateStore.Context storeContext()
     {
         return new RateStore.Context().mapFile(mapFile).nodeId(nodeId).maxNodes(maxNodes).maxEntries(maxEntries)
-            .dirtyTracking(!peers.isEmpty());
+            .dirtyTracking(!peers.isEmpty()).inflightBudget(inflightBudget && !peers.isEmpty());
     }
 
     /**
@@ -296,11 +326,27 @@ public final class RateConfig
     }
 
     /**
-     * @return the replication interval.
+     * @return the coalescing window, microseconds.
      */
-    public long intervalMs()
+    public long coalesceUs()
     {
-        return intervalMs;
+        return coalesceUs;
+    }
+
+    /**
+     * @return the replicator's longest idle park, microseconds.
+     */
+    public long idleParkMaxUs()
+    {
+        return idleParkMaxUs;
+    }
+
+    /**
+     * @return whether limits budget peers' events still on the wire.
+     */
+    public boolean inflightBudget()
+    {
+        return inflightBudget;
     }
 
     /**

@@ -15,10 +15,12 @@
  *   onProtocolError      protocol-errors        client-ip, client-network
  *   onRejectedRecipient  rejected-recipients    client-ip, client-network
  * A counted event is refused when the new total exceeds the limit, so LIMIT events per window get through and
- * the next is refused; refused attempts count too. The three penalty dimensions (auth-failures,
- * protocol-errors, rejected-recipients) are also checked, without counting, at connect, MAIL and RCPT: once a
- * subject has more than LIMIT of them in the window, those commands get that rule's reply. Only pairs of
- * (dimension, subject) that some rule names are counted, so the map holds only what the policy needs.
+ * the next is refused; refused attempts count too. In a cluster the total also holds the store's estimate of
+ * peers' events still on the wire (RateStore's in-flight budget), so near the limit a node leaves room for them.
+ * The three penalty dimensions (auth-failures, protocol-errors, rejected-recipients) are also checked, without
+ * counting, at connect, MAIL and RCPT: once a subject has more than LIMIT of them in the window, those commands
+ * get that rule's reply. Only pairs of (dimension, subject) that some rule names are counted, so the map holds
+ * only what the policy needs.
  * Allow-listed clients are neither counted nor limited.
  *
  * LIMITS
@@ -399,11 +401,13 @@ public final class RateLimiter implements AutoCloseable
             {
                 continue; // map full (fail open), or already refused: counted, nothing more to learn
             }
+            // in a cluster, peers' events still on the wire count against the limit too (in-flight budget)
+            final long unseen = store.lastUnseen();
             for (final RateRule rule : rules)
             {
                 final long t = rule.windowMs() == firstWindowMs ? total :
                     store.total(dimension, subject, rule.windowMs(), nowMs);
-                if (t > rule.limit())
+                if (t + unseen > rule.limit())
                 {
                     reply = rule.reply();
                     break;

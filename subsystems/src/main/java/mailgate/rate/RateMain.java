@@ -174,10 +174,11 @@ public final class RateMain
                 final String listen = null == config.listen() ? "127.0.0.1:0" : config.listen();
                 final byte[] key = null == config.clusterKey() ? new byte[32] : config.clusterKey();
                 final RateReplicator replicator = new RateReplicator(aeron, store, listen, config.peers(), key,
-                    config.intervalMs(), config.streamId(), new SystemEpochNanoClock());
-                // 2 cores: never spin; park up to 1 ms when idle (replication lag gains at most that)
+                    config.coalesceUs(), config.streamId(), new SystemEpochNanoClock());
+                // never spin (2 cores): park up to rate.idle-park-max-us when idle; lag gains at most that per hop
                 final AgentRunner runner = new AgentRunner(
-                    new BackoffIdleStrategy(16, 16, TimeUnit.MICROSECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(1)),
+                    new BackoffIdleStrategy(16, 16, TimeUnit.MICROSECONDS.toNanos(10),
+                        TimeUnit.MICROSECONDS.toNanos(config.idleParkMaxUs())),
                     (t) -> System.err.println("mailgate rate: " + t), null, replicator);
                 AgentRunner.startOnThread(runner);
                 return new Node(store, driver, aeron, replicator, runner);

@@ -5,10 +5,18 @@
  * Enterprise-only).
  *
  * DESCRIPTION
- * Every interval (default 10 ms) the agent drains the store's dirty-key ring, copies our slot of each key
- * (clearing its dirty flag, so a key changed many times in an interval ships once), packs up to 16 entries
- * per packet, signs it and offers it to one exclusive publication per peer (unicast to the peer's endpoint).
- * It polls its own subscription (our endpoint) every duty cycle. Applying is "newest version wins" per
+ * Every duty cycle the agent drains the store's dirty-key ring and copies our slot of each key (clearing its
+ * dirty flag, so a key changed many times before it is drained ships once), packs up to 16 entries per packet,
+ * and ships the packet once the oldest entry in it has waited the coalescing window (default 100 us; 0 ships
+ * at the end of the cycle that found it): signed, offered to one exclusive publication per peer (unicast to
+ * the peer's endpoint). Shipping on change rather than on a fixed interval takes the interval's average
+ * half-period out of the lag; the window keeps packets full when the rate is high. It polls its own
+ * subscription (our endpoint) every duty cycle.
+ * A peer that got nothing for 10 ms gets an empty packet (a heartbeat), so receivers can tell an idle link
+ * from a silent one (see RateStore's in-flight budget); every accepted packet stamps its source's "last heard"
+ * (our clock) and its send time (the source's clock) in the ring file. From what it applies it measures the
+ * replication lag (the peer's write to our apply) and publishes a bound (mean + 4 mean deviations, as TCP's
+ * retransmission timer) in the store for inspection and reports. Applying is "newest version wins" per
  * (key, node), so packets may repeat, reorder or arrive after a restart without harm.
  * A full resync (every key's slot to every peer) runs at start, when a peer's publication becomes connected
  * or a new image from a peer appears (a peer started or came back), after an offer failed, and when the dirty ring overflowed. Expired keys are
@@ -23,7 +31,8 @@
  * LIMITS
  * One replicator per host (it is the only consumer of the dirty ring). Sequence numbers start at the epoch
  * time in microseconds, so a restarted sender is accepted as long as the clock did not go back. Lag is
- * interval + the drivers' idle wake-up (up to 1 ms each with backoff) + wire time.
+ * the coalescing window + our idle wake-up + both drivers' idle wake-ups (up to 1 ms each with backoff) + wire
+ * time + the receiver's idle wake-up. The lag measurement assumes the nodes' clocks agree (NTP).
  */
 package mailgate.rate;
 
@@ -43,6 +52,7 @@ import org.agrona.concurrent.status.AtomicCounter;
 import javax.crypto.Mac;
 import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
+import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -61,6 +71,14 @@ public final class RateReplicator implements Agent
     static final long RESYNC_DELAY_NS = TimeUnit.MILLISECONDS.toNanos(500);
     /** Sweep interval. */
     static final long SWEEP_INTERVAL_NS = TimeUnit.SECONDS.toNanos(60);
+    /** A slot shipped later than this after its write came from a resync: not a lag sample. */
+    static final long LAG_SAMPLE_MAX_SHIP_DELAY_US = 50_000;
+    /** A peer that got no packet for this long gets an empty one: the link is heard while idle. */
+    static final long HEARTBEAT_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** The published lag bound is the mean plus this many mean deviations. */
+    static final int LAG_BOUND_DEVIATIONS = 4;
+    /** Lag samples above this are not folded in (a stall, not the usual lag). */
+    static final long LAG_SAMPLE_MAX_US = 250_000;
 
     /**
      * Told about every packet accepted (for measuring transport lag; optional).
@@ -80,7 +98,7 @@ public final class RateReplicator implements Agent
     private final RateStore store;
     private final EpochNanoClock clock;
     private final int nodeId;
-    private final long intervalNs;
+    private final long coalesceNs;
     private final Subscription subscription;
     private final ExclusivePublication[] publications;
     private final int[] peerIds;
@@ -118,7 +136,11 @@ public final class RateReplicator implements Agent
     private volatile boolean peerImageAppeared;
     private long sequence;
     private int pending;
-    private long nextShipNs;
+    private long firstPendingNs;
+    private long cycleNs;
+    private long lastSentNs;
+    private long lagMeanUs;
+    private long lagDevUs;
     private long nextSweepNs;
     private long resyncAtNs = Long.MAX_VALUE;
     private long lastOverflows;
@@ -129,7 +151,8 @@ public final class RateReplicator implements Agent
      * @param listen     our endpoint, host:port.
      * @param peers      peer node id to endpoint host:port.
      * @param clusterKey the HMAC key shared by the cluster.
-     * @param intervalMs how often to ship changed keys (0: every duty cycle).
+     * @param coalesceUs how long a changed key may wait for others to share its packet (0: ship in the cycle
+     *                   that found it).
      * @param streamId   the Aeron stream id.
      * @param clock      epoch clock (for sequences and sent times).
      */
@@ -139,14 +162,14 @@ public final class RateReplicator implements Agent
         final String listen,
         final Map<Integer, String> peers,
         final byte[] clusterKey,
-        final long intervalMs,
+        final long coalesceUs,
         final int streamId,
         final EpochNanoClock clock)
     {
         this.store = store;
         this.clock = clock;
         this.nodeId = store.nodeId();
-        this.intervalNs = TimeUnit.MILLISECONDS.toNanos(intervalMs);
+        this.coalesceNs = TimeUnit.MICROSECONDS.toNanos(coalesceUs);
         this.knownPeer = new boolean[256];
         this.lastSequence = new long[256];
         try
@@ -239,18 +262,23 @@ public final class RateReplicator implements Agent
             }
             connected[i] = isConnected;
         }
-        if (nowNs - nextShipNs >= 0)
+        final long overflows = store.dirtyOverflows();
+        if (overflows != lastOverflows)
         {
-            nextShipNs = nowNs + intervalNs;
-            final long overflows = store.dirtyOverflows();
-            if (overflows != lastOverflows)
-            {
-                lastOverflows = overflows;
-                scheduleResync(nowNs);
-            }
-            work += store.pollDirtyKeys(dirtyHandler, 8192);
+            lastOverflows = overflows;
+            scheduleResync(nowNs);
+        }
+        cycleNs = nowNs;
+        final int drained = store.pollDirtyKeys(dirtyHandler, 8192);
+        if (pending > 0 && nowNs - firstPendingNs >= coalesceNs)
+        {
             flush();
         }
+        else if (0 == pending && publications.length > 0 && nowNs - lastSentNs >= HEARTBEAT_INTERVAL_NS)
+        {
+            send(0); // heartbeat: no entries, signed and sequenced like any packet
+        }
+        work += drained;
         if (nowNs - resyncAtNs >= 0)
         {
             resyncAtNs = Long.MAX_VALUE;
@@ -306,6 +334,10 @@ public final class RateReplicator implements Agent
         if (store.copyLocalSlot(key, sendBuffer, sendPacket.slotOffset(pending), clearDirty))
         {
             sendBuffer.putBytes(sendPacket.keyOffset(pending), key, 0, Subject.KEY_LENGTH);
+            if (0 == pending)
+            {
+                firstPendingNs = cycleNs;
+            }
             if (++pending == ReplicationFlyweight.MAX_ENTRIES)
             {
                 flush();
@@ -321,6 +353,12 @@ public final class RateReplicator implements Agent
         }
         final int count = pending;
         pending = 0;
+        send(count);
+    }
+
+    private void send(final int count)
+    {
+        lastSentNs = cycleNs;
         sendPacket.header(nodeId, count, ++sequence, clock.nanoTime());
         final int macOffset = sendPacket.macOffset(count);
         sign(sendMac, sendBytes, macOffset);
@@ -329,6 +367,10 @@ public final class RateReplicator implements Agent
         slotsSent.getAndAdd(count);
         for (int i = 0; i < publications.length; i++)
         {
+            if (0 == count && !connected[i])
+            {
+                continue; // a heartbeat to a peer not there is no failure
+            }
             final long result = publications[i].offer(sendBuffer, 0, length);
             if (result > 0)
             {
@@ -401,6 +443,9 @@ public final class RateReplicator implements Agent
         }
         lastSequence[source] = seq;
         packetsReceived.increment();
+        final long nowUs = clock.nanoTime() / 1000;
+        final long sentUs = packet.sentTimeNs() / 1000;
+        store.peerHeard(source, nowUs, sentUs);
         for (int i = 0; i < count; i++)
         {
             receiveBuffer.getBytes(packet.keyOffset(i), keyScratch, 0, Subject.KEY_LENGTH);
@@ -412,6 +457,8 @@ public final class RateReplicator implements Agent
             if (result == RateStore.APPLIED)
             {
                 slotsApplied.increment();
+                onLagSample(nowUs, sentUs, receiveBuffer.getLong(
+                    packet.slotOffset(i) + SlotDescriptor.VERSION_OFFSET, ByteOrder.LITTLE_ENDIAN));
             }
             else if (result == RateStore.STALE)
             {
@@ -427,6 +474,40 @@ public final class RateReplicator implements Agent
         {
             listener.onPacket(source, count, packet.sentTimeNs(), clock.nanoTime());
         }
+    }
+
+    /**
+     * Fold one write-to-apply lag into the mean and mean deviation (gains 1/8 and 1/4, as TCP's RTT) and
+     * publish mean + 4 deviations as the store's lag bound.
+     */
+    private void onLagSample(final long nowUs, final long sentUs, final long version)
+    {
+        final long writeUs = SlotDescriptor.writeTimeUs(version);
+        final long sampleUs = Math.max(0, nowUs - writeUs);
+        if (sentUs - writeUs > LAG_SAMPLE_MAX_SHIP_DELAY_US || sampleUs > LAG_SAMPLE_MAX_US)
+        {
+            return;
+        }
+        if (0 == lagMeanUs)
+        {
+            lagMeanUs = Math.max(1, sampleUs);
+            lagDevUs = sampleUs / 2;
+        }
+        else
+        {
+            final long error = sampleUs - lagMeanUs;
+            lagMeanUs = Math.max(1, lagMeanUs + (error >> 3));
+            lagDevUs += (Math.abs(error) - lagDevUs) >> 2;
+        }
+        store.lagBoundUs(lagBoundUs());
+    }
+
+    /**
+     * @return the measured lag bound (mean + 4 mean deviations), microseconds (0 before the first sample).
+     */
+    public long lagBoundUs()
+    {
+        return 0 == lagMeanUs ? 0 : lagMeanUs + LAG_BOUND_DEVIATIONS * lagDevUs;
     }
 
     /**

@@ -15,6 +15,16 @@
  * the replicator (one process per host) drains; if that ring is full the write is counted as an overflow and
  * the replicator falls back to a full scan.
  *
+ * In-flight budget (cluster only): a total read here misses the peers' events still on the wire. When the
+ * budget is on, add() also estimates them. Per peer: its rate (shipped in its slot; decayed with a 20 ms time
+ * constant) over the time since its last write we hold (the version is the write time), less the time we know
+ * it wrote nothing more: its packets arrive in order, so what it wrote before the send time of the last packet
+ * the replicator heard from it (heartbeats included; both times on the peer's clock) is here. The rate decays
+ * over that time, so a burst that ended is not assumed to go on. A steady stream counts rate x age; a key the
+ * peer stopped writing counts nothing once the link has brought later packets, so a lone busy node gets the
+ * whole limit; during a stall or a cut the peer counts at most its last 20 ms of events, and after 1 s without
+ * a packet it is down and only the slot we hold counts. Only the "down" test compares the two nodes' clocks.
+ *
  * SECURITY
  * The map's directory is checked with RendezvousDirectory (0700, owned by us, not a symlink); the map,
  * ring and lock files are made 0600. Anyone who can write them can forge counts.
@@ -33,6 +43,7 @@ import net.openhft.chronicle.map.ChronicleMapBuilder;
 import net.openhft.chronicle.map.ExternalMapQueryContext;
 import net.openhft.chronicle.map.MapEntry;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.HighResolutionClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
@@ -71,6 +82,20 @@ public final class RateStore implements AutoCloseable
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
     private static final Object OPEN_LOCK = new Object();
     private static final int DIRTY_MSG_TYPE = 1;
+    /**
+     * After the ring, metadata: overflow count at 0, the replicator's measured lag bound (us) at 8, then per
+     * node id (up to 64, 8 bytes each) when the replicator last heard from it (our clock, epoch us) and when
+     * that packet was sent (its clock).
+     */
+    private static final int OVERFLOWS_META_OFFSET = 0;
+    private static final int LAG_BOUND_META_OFFSET = 8;
+    private static final int HEARD_META_OFFSET = 64;
+    private static final int HEARD_SENT_META_OFFSET = HEARD_META_OFFSET + 8 * 64;
+    private static final int META_LENGTH = HEARD_SENT_META_OFFSET + 8 * 64;
+    /** A write this long before a packet's send time may still have missed it (drained after the packet). */
+    static final long SHIP_SLACK_US = 1_000;
+    /** A peer not heard from at all for this long is down: only what we hold of it counts. */
+    public static final long PEER_DOWN_US = 1_000_000;
 
     static
     {
@@ -93,6 +118,7 @@ public final class RateStore implements AutoCloseable
         private int maxNodes = 8;
         private long maxEntries = 50_000;
         private boolean dirtyTracking;
+        private boolean inflightBudget;
         private int dirtyRingCapacity = 1 << 20;
 
         /**
@@ -142,6 +168,17 @@ public final class RateStore implements AutoCloseable
         public Context dirtyTracking(final boolean dirtyTracking)
         {
             this.dirtyTracking = dirtyTracking;
+            return this;
+        }
+
+        /**
+         * @param inflightBudget estimate peers' events still on the wire in {@link #lastUnseen()} (needs dirty
+         *                       tracking: the replicator stamps each peer's last packet in the ring file).
+         * @return this.
+         */
+        public Context inflightBudget(final boolean inflightBudget)
+        {
+            this.inflightBudget = inflightBudget;
             return this;
         }
 
@@ -202,6 +239,7 @@ public final class RateStore implements AutoCloseable
     private final ManyToOneRingBuffer dirtyRing;
     private final MappedByteBuffer dirtyMapped;
     private final UnsafeBuffer dirtyMeta;
+    private final boolean inflightBudget;
     private final AtomicLong mapFullCount = new AtomicLong();
 
     private static final class Scratch
@@ -210,6 +248,7 @@ public final class RateStore implements AutoCloseable
         final byte[] ringKey = new byte[Subject.KEY_LENGTH];
         final byte[] value;
         final UnsafeBuffer buffer;
+        long unseen;
 
         Scratch(final int valueLength)
         {
@@ -228,11 +267,12 @@ public final class RateStore implements AutoCloseable
         this.localSlotOffset = ctx.nodeId * SLOT_LENGTH;
         this.scratch = ThreadLocal.withInitial(() -> new Scratch(valueLength));
         this.dirtyMapped = dirtyMapped;
+        this.inflightBudget = ctx.inflightBudget && null != dirtyMapped;
         if (null != dirtyMapped)
         {
             final int ringLength = ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH;
             dirtyRing = new ManyToOneRingBuffer(new UnsafeBuffer(dirtyMapped, 0, ringLength));
-            dirtyMeta = new UnsafeBuffer(dirtyMapped, ringLength, 64);
+            dirtyMeta = new UnsafeBuffer(dirtyMapped, ringLength, META_LENGTH);
         }
         else
         {
@@ -284,7 +324,7 @@ public final class RateStore implements AutoCloseable
                 {
                     dirty = mapDirtyRing(
                         file.resolveSibling(file.getFileName() + ".dirty"),
-                        ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH + 64);
+                        ctx.dirtyRingCapacity + RingBufferDescriptor.TRAILER_LENGTH + META_LENGTH);
                 }
                 return new RateStore(ctx, map, dirty);
             }
@@ -444,9 +484,23 @@ public final class RateStore implements AutoCloseable
         return addKey(s, n, windowMs, nowMs);
     }
 
+    /**
+     * Peers' events the last {@link #add} on this thread estimated to be still on the wire, in the add's units
+     * (bytes for bytes), rounded down; 0 when the in-flight budget is off or every peer is quiet. A limit check
+     * compares total + this with the limit.
+     *
+     * @return the estimate.
+     */
+    public long lastUnseen()
+    {
+        return scratch.get().unseen;
+    }
+
     private long addKey(final Scratch s, final long n, final long windowMs, final long nowMs)
     {
         final UnsafeBuffer buffer = s.buffer;
+        final long nowUs = HighResolutionClock.epochMicros();
+        s.unseen = 0;
         try (ExternalMapQueryContext<byte[], byte[], ?> c = map.queryContext(s.key))
         {
             c.updateLock().lock();
@@ -460,7 +514,7 @@ public final class RateStore implements AutoCloseable
                 readValue(entry, s);
             }
             final long nowSec = Math.floorDiv(nowMs, 1000L);
-            addToSlot(buffer, localSlotOffset, n, nowSec, nowMs);
+            addToSlot(buffer, localSlotOffset, n, nowSec, nowUs);
             markDirty(buffer, s.key);
             if (null == entry)
             {
@@ -478,8 +532,93 @@ public final class RateStore implements AutoCloseable
             {
                 c.replaceValue(entry, c.wrapValueAsData(s.value));
             }
+            if (inflightBudget)
+            {
+                s.unseen = unseen(buffer, nowUs);
+            }
             return sum(buffer, windowMs, nowMs);
         }
+    }
+
+    /**
+     * Peers' events not yet seen here: per peer not down, its rate decaying since the slot's write, integrated
+     * over the part of the slot's age after the send time of the last packet heard from it (less a slack).
+     */
+    private long unseen(final UnsafeBuffer b, final long nowUs)
+    {
+        double units = 0;
+        for (int node = 0; node < maxNodes; node++)
+        {
+            final int slot = node * SLOT_LENGTH;
+            final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
+            final double perSecond = b.getFloat(slot + RATE_OFFSET, ORDER);
+            if (slot == localSlotOffset || version == 0 || !(perSecond > 0))
+            {
+                continue;
+            }
+            final long heardUs = dirtyMeta.getLongVolatile(HEARD_META_OFFSET + 8 * node);
+            if (0 == heardUs || nowUs - heardUs > PEER_DOWN_US)
+            {
+                continue; // never heard, or down: only the slot we hold counts
+            }
+            // the peer's stream is in order: what it wrote before the last packet we heard was sent (less the
+            // slack) is here, so it wrote nothing more to this key until then (both times on its clock);
+            // unseen are its writes after that, at its rate decaying since the slot's write (a burst that
+            // ended is not assumed to go on)
+            final long writeUs = writeTimeUs(version);
+            final long sentUs = dirtyMeta.getLongVolatile(HEARD_SENT_META_OFFSET + 8 * node);
+            final double ageUs = Math.max(0, nowUs - writeUs);
+            final double knownUs = Math.min(ageUs, Math.max(0, sentUs - SHIP_SLACK_US - writeUs));
+            units += perSecond * RATE_TAU_US / 1e6 *
+                (Math.exp(-knownUs / RATE_TAU_US) - Math.exp(-ageUs / RATE_TAU_US));
+        }
+        return (long)units;
+    }
+
+    /**
+     * Publish the replication lag bound measured by the replicator (for inspection and reports).
+     *
+     * @param lagBoundUs microseconds.
+     */
+    public void lagBoundUs(final long lagBoundUs)
+    {
+        if (null != dirtyMeta)
+        {
+            dirtyMeta.putLongOrdered(LAG_BOUND_META_OFFSET, lagBoundUs);
+        }
+    }
+
+    /**
+     * Record that a packet from a peer arrived (the replicator; heartbeats keep an idle link heard).
+     *
+     * @param node    the peer.
+     * @param heardUs when, epoch microseconds, our clock.
+     * @param sentUs  when the peer sent it, epoch microseconds, its clock.
+     */
+    public void peerHeard(final int node, final long heardUs, final long sentUs)
+    {
+        if (null != dirtyMeta)
+        {
+            dirtyMeta.putLongOrdered(HEARD_SENT_META_OFFSET + 8 * node, sentUs);
+            dirtyMeta.putLongOrdered(HEARD_META_OFFSET + 8 * node, heardUs);
+        }
+    }
+
+    /**
+     * @param node a peer.
+     * @return when the replicator last heard from it, epoch microseconds (0: never).
+     */
+    public long peerHeardUs(final int node)
+    {
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(HEARD_META_OFFSET + 8 * node);
+    }
+
+    /**
+     * @return the lag bound last published by the replicator, microseconds (0: none).
+     */
+    public long lagBoundUs()
+    {
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(LAG_BOUND_META_OFFSET);
     }
 
     /**
@@ -674,7 +813,7 @@ public final class RateStore implements AutoCloseable
      */
     public long dirtyOverflows()
     {
-        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(0);
+        return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(OVERFLOWS_META_OFFSET);
     }
 
     /**
@@ -776,18 +915,23 @@ public final class RateStore implements AutoCloseable
         }
         else
         {
-            dirtyMeta.getAndAddLong(0, 1);
+            dirtyMeta.getAndAddLong(OVERFLOWS_META_OFFSET, 1);
         }
     }
 
     private static final ThreadLocal<UnsafeBuffer> KEY_VIEW = ThreadLocal.withInitial(() -> new UnsafeBuffer(new byte[0]));
 
     /**
-     * Add n to one slot at second nowSec, zeroing buckets that fell out of its rings.
+     * Add n to one slot at second nowSec, zeroing buckets that fell out of its rings; stamp the write time into
+     * the version and fold n into the decayed rate.
      */
-    static void addToSlot(final UnsafeBuffer b, final int slot, final long n, final long nowSec, final long nowMs)
+    static void addToSlot(final UnsafeBuffer b, final int slot, final long n, final long nowSec, final long nowUs)
     {
         final long version = b.getLong(slot + VERSION_OFFSET, ORDER);
+        final double sinceUs = version == 0 ? Double.MAX_VALUE : Math.max(0, nowUs - writeTimeUs(version));
+        final double decayed = sinceUs > 20 * RATE_TAU_US ? 0 :
+            b.getFloat(slot + RATE_OFFSET, ORDER) * Math.exp(-sinceUs / RATE_TAU_US);
+        b.putFloat(slot + RATE_OFFSET, (float)(decayed + n * 1e6 / RATE_TAU_US), ORDER);
         long lastSec = b.getLong(slot + LAST_SECOND_OFFSET, ORDER);
         if (version == 0)
         {
@@ -833,7 +977,7 @@ public final class RateStore implements AutoCloseable
             bump(b, slot + MINUTES_OFFSET + 4 * (int)Math.floorMod(nowMin, BUCKETS), n);
         }
         b.putLong(slot + LAST_SECOND_OFFSET, lastSec, ORDER);
-        b.putLong(slot + VERSION_OFFSET, Math.max(version + 1, nowMs << 12), ORDER);
+        b.putLong(slot + VERSION_OFFSET, Math.max(version + 1, nowUs << VERSION_TIME_SHIFT), ORDER);
     }
 
     private static void bump(final UnsafeBuffer b, final int index, final long n)

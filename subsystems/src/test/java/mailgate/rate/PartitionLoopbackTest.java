@@ -65,7 +65,6 @@ class PartitionLoopbackTest
             "rate.max-entries = 10000",
             "rate.aeron-dir = " + dir.resolve("node" + node + "/aeron"),
             "rate.embedded-driver = true",
-            "rate.replication-interval-ms = 10",
             "rate.listen = 127.0.0.1:" + ports[node],
             "rate.cluster-key = " + KEY_HEX));
         for (int peer = 0; peer < 3; peer++)

@@ -45,40 +45,18 @@ class PartitionTest
     private static final RatePolicy POLICY = RatePolicyFile.parse("policy", List.of(
         "messages client-ip " + N + "/1m 450 4.7.1 Too many messages, slow down"));
 
-    private static final String PREFIX = "mgtest-" + ProcessHandle.current().pid() + "-";
-    private static final String BRIDGE_NS = PREFIX + "br";
-    private static final List<String> CREATED_NS = new ArrayList<>();
+    private static RateNetns net;
     private static final Process[] PROCESSES = new Process[NODES];
     private static final File[] OUTPUTS = new File[NODES];
     private static final RateStore[] STORES = new RateStore[NODES];
     private static final RateLimiter[] LIMITERS = new RateLimiter[NODES];
     private static Path dir;
 
-    private static String nodeNs(final int i)
-    {
-        return PREFIX + (char)('a' + i);
-    }
-
     @BeforeAll
     static void setUp() throws Exception
     {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root for ip netns");
-        Assumptions.assumeTrue(ip(false, "netns", "add", BRIDGE_NS) == 0, "ip netns add does not work here");
-        CREATED_NS.add(BRIDGE_NS);
-        ip(true, "-n", BRIDGE_NS, "link", "add", "br0", "type", "bridge");
-        ip(true, "-n", BRIDGE_NS, "link", "set", "br0", "up");
-        for (int i = 0; i < NODES; i++)
-        {
-            final String ns = nodeNs(i);
-            ip(true, "netns", "add", ns);
-            CREATED_NS.add(ns);
-            ip(true, "-n", ns, "link", "set", "lo", "up");
-            ip(true, "-n", BRIDGE_NS, "link", "add", "vb" + i, "type", "veth", "peer", "name", "eth0", "netns", ns);
-            ip(true, "-n", BRIDGE_NS, "link", "set", "vb" + i, "master", "br0");
-            ip(true, "-n", BRIDGE_NS, "link", "set", "vb" + i, "up");
-            ip(true, "-n", ns, "addr", "add", NET + (i + 1) + "/24", "dev", "eth0");
-            ip(true, "-n", ns, "link", "set", "eth0", "up");
-        }
+        net = RateNetns.createOrNull("p", NET, NODES);
+        Assumptions.assumeTrue(null != net, "needs root and a working ip netns add");
 
         dir = RateTestSupport.newShmDir("partition");
         for (int i = 0; i < NODES; i++)
@@ -86,8 +64,8 @@ class PartitionTest
             mailgate.ipc.RendezvousDirectory.ensure(dir.resolve("node" + i), "test node");
             final Path conf = dir.resolve("node" + i + ".conf");
             Files.write(conf, configLines(i));
-            final List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", nodeNs(i),
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
+            final List<String> cmd = new ArrayList<>(RateNetns.exec(net.nodeNs(i)));
+            cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
             cmd.addAll(List.of(RateTestSupport.JVM_FLAGS));
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), RateMain.class.getName(),
                 "--config", conf.toString()));
@@ -116,14 +94,13 @@ class PartitionTest
             "rate.max-entries = 10000",
             "rate.aeron-dir = " + dir.resolve("node" + node + "/aeron"),
             "rate.embedded-driver = true",
-            "rate.replication-interval-ms = 10",
-            "rate.listen = " + NET + (node + 1) + ":" + PORT,
+            "rate.listen = " + net.address(node) + ":" + PORT,
             "rate.cluster-key = " + KEY_HEX));
         for (int peer = 0; peer < NODES; peer++)
         {
             if (peer != node)
             {
-                lines.add("rate.peer." + peer + " = " + NET + (peer + 1) + ":" + PORT);
+                lines.add("rate.peer." + peer + " = " + net.address(peer) + ":" + PORT);
             }
         }
         return lines;
@@ -154,43 +131,12 @@ class PartitionTest
             }
             PROCESSES[i] = null;
         }
-        for (int i = CREATED_NS.size() - 1; i >= 0; i--)
+        if (null != net)
         {
-            ip(false, "netns", "del", CREATED_NS.get(i)); // deleting a namespace deletes its veth ends
+            net.close();
+            net = null;
         }
-        CREATED_NS.clear();
         RateTestSupport.delete(dir);
-    }
-
-    private static int ip(final boolean mustWork, final String... args) throws IOException, InterruptedException
-    {
-        final List<String> cmd = new ArrayList<>();
-        cmd.add("ip");
-        cmd.addAll(List.of(args));
-        final Process p;
-        try
-        {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        }
-        catch (final IOException ex)
-        {
-            if (mustWork)
-            {
-                throw ex;
-            }
-            return -1;
-        }
-        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(20, TimeUnit.SECONDS))
-        {
-            p.destroyForcibly();
-            throw new IOException(cmd + " hung");
-        }
-        if (mustWork && p.exitValue() != 0)
-        {
-            throw new IOException(cmd + " failed (" + p.exitValue() + "): " + out);
-        }
-        return p.exitValue();
     }
 
     private static String output(final int node)
@@ -276,7 +222,7 @@ class PartitionTest
         final long t0 = System.nanoTime();
         awaitSame(RateDimension.PROTOCOL_ERRORS, probe, NODES, 60);
         System.out.printf("PartitionTest cluster of 3 JVMs in namespaces %s{a,b,c} connected after %.0f ms%n",
-            PREFIX, (System.nanoTime() - t0) / 1e6);
+            net.prefix(), (System.nanoTime() - t0) / 1e6);
 
         final String client = "198.51.100.77";
         final Subject subject = new Subject();
@@ -293,7 +239,7 @@ class PartitionTest
         // 2. cut node 2 off (its veth, bridge side) and keep sending round-robin for 8 s at 40/s: longer than
         //    Aeron's publication connection timeout (5 s), so the links really drop, not just lose packets
         final long cutAt = System.nanoTime();
-        ip(true, "-n", BRIDGE_NS, "link", "set", "vb2", "down");
+        net.cut(2);
         attempts += send(client, 40, 320, during);
         final long[] viewAtEnd = new long[NODES];
         for (int i = 0; i < NODES; i++)
@@ -302,7 +248,7 @@ class PartitionTest
         }
 
         // 3. heal
-        ip(true, "-n", BRIDGE_NS, "link", "set", "vb2", "up");
+        net.heal(2);
         final long healAt = System.nanoTime();
         awaitSame(RateDimension.MESSAGES, subject, attempts, 30);
         final double convergeMs = (System.nanoTime() - healAt) / 1e6;

@@ -41,10 +41,23 @@ public final class SmtpClient implements Closeable
      */
     public static SmtpClient open(final int port, final int readTimeoutMs) throws IOException
     {
+        return open(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), readTimeoutMs);
+    }
+
+    /**
+     * Connect to any address, read the greeting and say EHLO.
+     *
+     * @param address       the server.
+     * @param readTimeoutMs SO_TIMEOUT of every read (and the connect timeout).
+     * @return a client in the state after EHLO.
+     * @throws IOException on I/O errors or a greeting/EHLO that is not 2xx.
+     */
+    public static SmtpClient open(final InetSocketAddress address, final int readTimeoutMs) throws IOException
+    {
         final Socket socket = new Socket();
         try
         {
-            socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), readTimeoutMs);
+            socket.connect(address, readTimeoutMs);
             socket.setSoTimeout(readTimeoutMs);
             socket.setTcpNoDelay(true);
             final SmtpClient client = new SmtpClient(socket);
@@ -101,6 +114,19 @@ public final class SmtpClient implements Closeable
             }
             line.write(b);
         }
+    }
+
+    /**
+     * Pipelining: write commands and flush without reading their replies (read them with {@link #readReply()},
+     * possibly on another thread).
+     *
+     * @param lines commands with their CRLFs.
+     * @throws IOException on I/O errors.
+     */
+    public void send(final String lines) throws IOException
+    {
+        out.write(lines.getBytes(StandardCharsets.UTF_8));
+        out.flush();
     }
 
     /**

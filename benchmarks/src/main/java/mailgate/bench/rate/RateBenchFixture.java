@@ -1,12 +1,18 @@
 package mailgate.bench.rate;
 
+import mailgate.rate.RateDimension;
 import mailgate.rate.RateLimiter;
 import mailgate.rate.RatePolicy;
 import mailgate.rate.RatePolicyFile;
 import mailgate.rate.RateStore;
+import mailgate.rate.SlotDescriptor;
+import mailgate.rate.Subject;
+import org.agrona.concurrent.HighResolutionClock;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -15,8 +21,9 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * A counter file in a fresh 0700 directory under /dev/shm, opened as node 0 with dirty tracking on (as in a
- * cluster), and a limiter on it. Limits are high, so every call is counted and accepted (the common path).
+ * A counter file in a fresh 0700 directory under /dev/shm, opened as node 0 with dirty tracking and the
+ * in-flight budget on (as in a cluster), and a limiter on it. Limits are high, so every call is counted and
+ * accepted (the common path).
  */
 final class RateBenchFixture implements AutoCloseable
 {
@@ -44,6 +51,16 @@ final class RateBenchFixture implements AutoCloseable
      */
     RateBenchFixture(final String rules)
     {
+        this(rules, true);
+    }
+
+    /**
+     * @param rules  as above.
+     * @param budget in-flight budget on: two live peers hold a slot of every key the hot path counts (so the
+     *               estimate really runs over them), as in a three-node cluster.
+     */
+    RateBenchFixture(final String rules, final boolean budget)
+    {
         final Path shm = Path.of("/dev/shm");
         final Path base = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
         try
@@ -64,12 +81,46 @@ final class RateBenchFixture implements AutoCloseable
                 "auth-failures client-ip 5/10m 535 5.7.8 Too many failed logins");
         final RatePolicy policy = RatePolicyFile.parse("bench-policy", lines);
         store = RateStore.open(new RateStore.Context()
-            .mapFile(dir.resolve("rate/counters")).nodeId(0).maxEntries(50_000).dirtyTracking(true));
+            .mapFile(dir.resolve("rate/counters")).nodeId(0).maxEntries(50_000).dirtyTracking(true)
+            .inflightBudget(budget));
         limiter = new RateLimiter(store, policy);
         ips = new String[MANY_KEYS];
         for (int i = 0; i < MANY_KEYS; i++)
         {
             ips[i] = "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255);
+        }
+        if (budget)
+        {
+            addPeers();
+        }
+    }
+
+    /**
+     * Nodes 1 and 2 wrote every key of the "192.0.2.1" path and of the 10,000 addresses (messages per client-ip,
+     * 300/s) and are heard "for ever", so each counted call integrates two peers' rates.
+     */
+    private void addPeers()
+    {
+        final long nowUs = HighResolutionClock.epochMicros();
+        final UnsafeBuffer slot = new UnsafeBuffer(new byte[SlotDescriptor.SLOT_LENGTH]);
+        final ByteOrder order = ByteOrder.LITTLE_ENDIAN;
+        slot.putLong(SlotDescriptor.VERSION_OFFSET, nowUs << SlotDescriptor.VERSION_TIME_SHIFT, order);
+        slot.putLong(SlotDescriptor.LAST_SECOND_OFFSET, nowUs / 1_000_000, order);
+        slot.putFloat(SlotDescriptor.RATE_OFFSET, 300f, order);
+        final Subject subject = new Subject();
+        final byte[] key = new byte[Subject.KEY_LENGTH];
+        for (int i = -1; i < MANY_KEYS; i++)
+        {
+            subject.clientIp(i < 0 ? "192.0.2.1" : ips[i]);
+            subject.writeKey(RateDimension.MESSAGES, key);
+            for (int node = 1; node <= 2; node++)
+            {
+                store.applyPeerSlot(key, node, slot, 0);
+            }
+        }
+        for (int node = 1; node <= 2; node++)
+        {
+            store.peerHeard(node, Long.MAX_VALUE / 2, nowUs);
         }
     }
 

@@ -38,13 +38,17 @@ public class RateMapBenchmark
     @Param({"one", "three"})
     public String rules;
 
+    /** on: in-flight budget with two live peers per key (a three-node cluster); off: counts only. */
+    @Param({"on", "off"})
+    public String budget;
+
     private RateBenchFixture fixture;
     private int next;
 
     @Setup
     public void setUp()
     {
-        fixture = new RateBenchFixture(rules);
+        fixture = new RateBenchFixture(rules, "on".equals(budget));
     }
 
     @TearDown
