@@ -4,8 +4,9 @@
  *
  * DESCRIPTION
  * Event loops submit finished tmp files. The agent takes all that have arrived as one batch, fsyncs
- * their data concurrently on a small pool (ext4's journal folds concurrent fsyncs into one commit, so a
- * batch costs about one disk flush, not one per file), renames each into queue/, fsyncs queue/ once for
+ * their data concurrently on a small pool (a journalled ext4 folds concurrent fsyncs into one commit, so a
+ * batch costs about one disk flush, not one per file; without a journal they only overlap), renames each into
+ * queue/, fsyncs queue/ once for
  * the whole batch, and only then hands every file back to its loop, which sends the 250. While one batch
  * is on disk the next one gathers, so the batch size grows with the load and the disk's flush rate
  * stops being the message rate.
