@@ -58,6 +58,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
@@ -619,6 +620,61 @@ public final class RateStore implements AutoCloseable
     public long lagBoundUs()
     {
         return null == dirtyMeta ? 0 : dirtyMeta.getLongVolatile(LAG_BOUND_META_OFFSET);
+    }
+
+    /**
+     * What the replicator last wrote beside the dirty-key ring, read without opening the map (inspection).
+     *
+     * @param lagBoundUs   replication lag bound it measured, microseconds (0: none yet).
+     * @param ringOverflows changed keys that found the ring full (shipped by the next full scan instead).
+     * @param heardUs      per node id: when a packet from it last arrived, epoch microseconds, our clock (0: never).
+     * @param sentUs       per node id: when that packet was sent, epoch microseconds, the peer's clock.
+     */
+    public record ReplicationStatus(long lagBoundUs, long ringOverflows, long[] heardUs, long[] sentUs)
+    {
+    }
+
+    /**
+     * Read the replication metadata of a counter file from its MAPFILE.dirty sibling, read-only. The metadata
+     * sits at the end of that file whatever ring capacity the daemon was configured with.
+     *
+     * @param mapFile the counter file.
+     * @return the status, or null when there is no ring file (no cluster configured, or never started).
+     * @throws IOException when the file cannot be read or is too short.
+     */
+    public static ReplicationStatus readReplicationStatus(final Path mapFile) throws IOException
+    {
+        final Path dirty = mapFile.resolveSibling(mapFile.getFileName() + ".dirty");
+        if (!Files.isRegularFile(dirty, LinkOption.NOFOLLOW_LINKS))
+        {
+            return null;
+        }
+        try (FileChannel channel = FileChannel.open(dirty, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            final long size = channel.size();
+            if (size < META_LENGTH + RingBufferDescriptor.TRAILER_LENGTH)
+            {
+                throw new IOException(dirty + ": " + size + " bytes, too short for a dirty-key ring");
+            }
+            final MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, size - META_LENGTH, META_LENGTH);
+            try
+            {
+                final UnsafeBuffer meta = new UnsafeBuffer(mapped);
+                final long[] heard = new long[64];
+                final long[] sent = new long[64];
+                for (int node = 0; node < 64; node++)
+                {
+                    heard[node] = meta.getLongVolatile(HEARD_META_OFFSET + 8 * node);
+                    sent[node] = meta.getLongVolatile(HEARD_SENT_META_OFFSET + 8 * node);
+                }
+                return new ReplicationStatus(meta.getLongVolatile(LAG_BOUND_META_OFFSET),
+                    meta.getLongVolatile(OVERFLOWS_META_OFFSET), heard, sent);
+            }
+            finally
+            {
+                IoUtil.unmap(mapped);
+            }
+        }
     }
 
     /**

@@ -57,11 +57,12 @@ public final class InspectMain
         "            the media driver's distinct error log: count, first and last time, stack trace\n" +
         "            (--spool: also DIR/run/errors.dat when present)\n" +
         "  rates     [--config RATE_CONFIG | --map-file FILE [--max-nodes N]] [--window 1m|1h] [--top N]\n" +
-        "            [--dimension NAME] [--subject IP|NET/BITS|NAME] [--json]\n" +
+        "            [--dimension NAME] [--subject IP|NET/BITS|NAME] [--peers] [--json]\n" +
         "            the rate tracker's counter file: top N (default 20) keys by total over --window\n" +
         "            (default 1m, at most 1h); domains and users are stored hashed (shown sha256:HEX)\n" +
         "            --subject  that subject's keys (a name is hashed to find it): per node, its total in\n" +
         "                       the window and its non-zero 1 s buckets\n" +
+        "            --peers    replication health: lag bound, ring overflows, when each peer was last heard\n" +
         "  serve     [--listen HOST:PORT] [--spool DIR] [--aeron-dir DIR] [--allow-remote]\n" +
         "            Prometheus text endpoint GET /metrics (default 127.0.0.1:9465) with the counters of\n" +
         "            the status file and the CnC file; loopback only unless --allow-remote; runs until\n" +

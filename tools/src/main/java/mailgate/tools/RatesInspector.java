@@ -81,6 +81,7 @@ final class RatesInspector
         int dimension = 0;
         String subject = null;
         boolean json = false;
+        boolean peers = false;
         final Options options = new Options("rates", args);
         while (options.hasNext())
         {
@@ -108,6 +109,7 @@ final class RatesInspector
                 }
                 case "--subject" -> subject = options.value(arg);
                 case "--json" -> json = true;
+                case "--peers" -> peers = true;
                 default -> throw InspectException.usage("rates: unknown option '" + arg + "'");
             }
         }
@@ -137,6 +139,10 @@ final class RatesInspector
             // the rate tracker's default, as a config file without rate.map-file would give
             mapFile = RateConfig.parse("(defaults)", List.of()).mapFile();
         }
+        if (peers)
+        {
+            return peersView(mapFile, out, json, nowMs);
+        }
         final List<Subject> subjects = null == subject ? List.of() : parseSubject(subject);
 
         try (RateStore store = open(mapFile, maxNodes))
@@ -149,6 +155,94 @@ final class RatesInspector
             {
                 subjectView(store, out, json, nowMs, windowMs, windowText, dimension, subject, subjects);
             }
+        }
+        return InspectMain.EXIT_OK;
+    }
+
+    /**
+     * Replication health from the replicator's metadata beside the dirty-key ring: the lag bound the in-flight
+     * budget uses, ring overflows, and per peer when its last packet (heartbeats included) arrived. A peer not
+     * heard for RateStore.PEER_DOWN_US counts as down: only the slot we hold of it is summed.
+     */
+    static int peersView(final Path mapFile, final PrintStream out, final boolean json, final long nowMs)
+        throws InspectException
+    {
+        final Path file = mapFile.toAbsolutePath().normalize();
+        final RateStore.ReplicationStatus status;
+        try
+        {
+            status = RateStore.readReplicationStatus(file);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw InspectException.unreadable("rates: " + ex.getMessage());
+        }
+        if (null == status)
+        {
+            throw InspectException.unreadable("rates: no replication ring " + file + ".dirty (no cluster configured," +
+                " or the rate role never ran)");
+        }
+        // heartbeats arrive every few milliseconds: read the clock after the file, or the last one looks future
+        final long readMs = Math.max(nowMs, System.currentTimeMillis());
+        final long nowUs = readMs * 1000L;
+        final long downMs = RateStore.PEER_DOWN_US / 1000L;
+        final StringBuilder sb = new StringBuilder();
+        if (json)
+        {
+            sb.append('{');
+            Json.key(sb, "timestamp").append(readMs).append(',');
+            Json.key(sb, "mapFile");
+            Json.string(sb, file.toString()).append(',');
+            Json.key(sb, "lagBoundUs").append(status.lagBoundUs()).append(',');
+            Json.key(sb, "ringOverflows").append(status.ringOverflows()).append(',');
+            Json.key(sb, "peerDownMs").append(downMs).append(',');
+            Json.key(sb, "peers").append('[');
+            boolean first = true;
+            for (int node = 0; node < status.heardUs().length; node++)
+            {
+                final long heardUs = status.heardUs()[node];
+                if (0 == heardUs)
+                {
+                    continue;
+                }
+                sb.append(first ? "" : ",").append('{');
+                first = false;
+                Json.key(sb, "node").append(node).append(',');
+                Json.key(sb, "heardMs").append(heardUs / 1000L).append(',');
+                Json.key(sb, "ageMs").append((nowUs - heardUs) / 1000L).append(',');
+                Json.key(sb, "sentToHeardUs").append(heardUs - status.sentUs()[node]).append(',');
+                Json.key(sb, "up").append(nowUs - heardUs <= RateStore.PEER_DOWN_US);
+                sb.append('}');
+            }
+            sb.append("]}");
+            out.println(sb);
+            return InspectMain.EXIT_OK;
+        }
+        out.println(Instant.ofEpochMilli(readMs) + " - mailgate rates " + file + ", replication");
+        out.println("lag bound " + (0 == status.lagBoundUs() ? "- (not measured yet)" :
+            String.format(Locale.ROOT, "%.2f ms", status.lagBoundUs() / 1000.0)) + " (the in-flight budget's), " +
+            "dirty-ring overflows " + status.ringOverflows() + ", a peer is down after " +
+            InspectMain.formatDuration(downMs) + " of silence");
+        out.println("======== peers heard (our clock; sent->heard mixes the link's lag with the clocks' offset)");
+        out.println(String.format(Locale.ROOT, "%6s  %-26s %10s %16s  %s", "node", "last heard", "age",
+            "sent->heard", "state"));
+        int listed = 0;
+        for (int node = 0; node < status.heardUs().length; node++)
+        {
+            final long heardUs = status.heardUs()[node];
+            if (0 == heardUs)
+            {
+                continue;
+            }
+            listed++;
+            final long ageUs = nowUs - heardUs;
+            out.println(String.format(Locale.ROOT, "%6d  %-26s %10s %13.2f ms  %s", node,
+                Instant.ofEpochMilli(heardUs / 1000L), InspectMain.formatDuration(ageUs / 1000L),
+                (heardUs - status.sentUs()[node]) / 1000.0, ageUs <= RateStore.PEER_DOWN_US ? "up" : "DOWN"));
+        }
+        if (0 == listed)
+        {
+            out.println("(no packet from any peer yet)");
         }
         return InspectMain.EXIT_OK;
     }

@@ -75,6 +75,45 @@ class RatesInspectorTest
     }
 
     @Test
+    void peersViewShowsReplicationHealth() throws Exception
+    {
+        final Path file = populate();
+        final InspectRun noRing = InspectRun.of("rates", "--map-file", file.toString(), "--peers");
+        assertEquals(1, noRing.exit, noRing.toString());
+        assertTrue(noRing.err.contains("no replication ring"), noRing.toString());
+
+        final long nowUs = System.currentTimeMillis() * 1000L;
+        try (RateStore node0 = RateStore.open(new RateStore.Context().mapFile(file).nodeId(0).maxNodes(8)
+            .maxEntries(1024).dirtyTracking(true)))
+        {
+            // what the replicator writes: node 1 heard 200 ms ago (sent 0.5 ms before), node 2 silent for 5 s
+            node0.peerHeard(1, nowUs - 200_000, nowUs - 200_500);
+            node0.peerHeard(2, nowUs - 5_000_000, nowUs - 5_001_000);
+            node0.lagBoundUs(1_900);
+        }
+        final InspectRun json = InspectRun.of("rates", "--map-file", file.toString(), "--peers", "--json");
+        assertEquals(0, json.exit, json.toString());
+        assertEquals(1_900L, json.json().get("lagBoundUs"), json.toString());
+        assertEquals(0L, json.json().get("ringOverflows"), json.toString());
+        final List<Object> peers = list(json.json().get("peers"));
+        assertEquals(2, peers.size(), json.toString());
+        final Map<String, Object> one = map(peers.get(0));
+        assertEquals(1L, one.get("node"));
+        assertEquals(500L, one.get("sentToHeardUs"));
+        assertTrue((Long)one.get("ageMs") >= 200 && (Long)one.get("ageMs") < 10_000, json.toString());
+        assertEquals(Boolean.TRUE, one.get("up"), json.toString());
+        final Map<String, Object> two = map(peers.get(1));
+        assertEquals(2L, two.get("node"));
+        assertEquals(Boolean.FALSE, two.get("up"), json.toString());
+
+        final InspectRun text = InspectRun.of("rates", "--map-file", file.toString(), "--peers");
+        assertEquals(0, text.exit, text.toString());
+        assertTrue(text.out.contains("lag bound 1.90 ms"), text.toString());
+        assertTrue(text.out.matches("(?s).*\\n\\s+1 .* up\\n.*"), text.toString());
+        assertTrue(text.out.matches("(?s).*\\n\\s+2 .* DOWN\\n.*"), text.toString());
+    }
+
+    @Test
     void topKeysAndPerNodeSplit() throws Exception
     {
         final Path file = populate();
