@@ -20,12 +20,16 @@ import org.agrona.concurrent.BackoffIdleStrategy;
 
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Launches mailgate's media driver.
  */
 public final class MediaDriverLauncher
 {
+    /** Longer than DriverLiveness's grace for a driver whose pid is gone. */
+    private static final long TAKEOVER_WAIT_MS = 1_000;
+
     private MediaDriverLauncher()
     {
     }
@@ -38,7 +42,16 @@ public final class MediaDriverLauncher
     public static MediaDriver launch(final Path aeronDir)
     {
         final Path dir = IpcChannels.secureAeronDir(aeronDir);
-        final DriverLiveness previous = DriverLiveness.of(dir, TimeUnit.SECONDS.toMillis(2));
+        DriverLiveness previous = DriverLiveness.of(dir, TimeUnit.SECONDS.toMillis(2));
+        // a driver killed a moment ago still looks alive until its heartbeat is a grace period old (its pid may
+        // be one we cannot see); a restart that fast (systemd, the supervisor, DriverCrashTest) waits that out
+        // instead of refusing, while a live driver keeps its heartbeat fresh and is still refused
+        final long deadlineMs = System.currentTimeMillis() + TAKEOVER_WAIT_MS;
+        while (previous.isRunning() && System.currentTimeMillis() < deadlineMs)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            previous = DriverLiveness.of(dir, TimeUnit.SECONDS.toMillis(2));
+        }
         if (previous.isRunning())
         {
             throw new IllegalStateException("a media driver is already active in " + dir + " (" + previous +
