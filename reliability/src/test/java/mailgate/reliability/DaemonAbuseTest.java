@@ -1,6 +1,7 @@
 package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,7 +47,7 @@ class DaemonAbuseTest
     {
         assertTrue(daemon.process().isAlive(), daemon.stderr());
         final long start = System.nanoTime();
-        assertTrue(SmtpClient.sendMessage(daemon.port(), "Subject: ok\r\n\r\nhello\r\n").startsWith("250 2.0.0 Ok: queued"));
+        assertTrue(SmtpTestClient.sendMessage(daemon.port(), "Subject: ok\r\n\r\nhello\r\n").startsWith("250 2.0.0 Ok: queued"));
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "normal client slower than 2 s");
     }
 
@@ -62,15 +63,15 @@ class DaemonAbuseTest
 
     private void slowloris(final int trickleSeconds, final boolean expectCutOffWhileTrickling) throws Exception
     {
-        try (SmtpClient slow = SmtpClient.connect(daemon.port(), (trickleSeconds + 30) * 1000))
+        try (SmtpTestClient slow = SmtpTestClient.connect(daemon.port(), (trickleSeconds + 30) * 1000))
         {
-            SmtpClient.check(slow.readReply(), "220");
+            SmtpTestClient.check(slow.readReplyOrNull(), "220");
             final long start = System.nanoTime();
             final CompletableFuture<String> reply = CompletableFuture.supplyAsync(() ->
             {
                 try
                 {
-                    return slow.readLine();
+                    return slow.readLineOrNull();
                 }
                 catch (final IOException ex)
                 {
@@ -95,7 +96,7 @@ class DaemonAbuseTest
                 {
                     // meanwhile other clients are served promptly
                     final long t = System.nanoTime();
-                    assertTrue(SmtpClient.sendMessage(daemon.port(), "Subject: x\r\n\r\ny\r\n").startsWith("250"));
+                    assertTrue(SmtpTestClient.sendMessage(daemon.port(), "Subject: x\r\n\r\ny\r\n").startsWith("250"));
                     assertTrue(System.nanoTime() - t < TimeUnit.SECONDS.toNanos(2));
                     servedMeanwhile++;
                 }
@@ -124,11 +125,11 @@ class DaemonAbuseTest
     @Test
     void silentClientIsTimedOutAfterTheCommandTimeout() throws Exception
     {
-        try (SmtpClient silent = SmtpClient.connect(daemon.port(), 10_000))
+        try (SmtpTestClient silent = SmtpTestClient.connect(daemon.port(), 10_000))
         {
-            SmtpClient.check(silent.readReply(), "220");
+            SmtpTestClient.check(silent.readReplyOrNull(), "220");
             silent.write("NOOP");
-            assertEquals("421 4.4.2 mx.test Error: timeout exceeded", silent.readLine());
+            assertEquals("421 4.4.2 mx.test Error: timeout exceeded", silent.readLineOrNull());
             assertTrue(silent.closedByServer());
         }
     }
@@ -137,10 +138,10 @@ class DaemonAbuseTest
     void pipeliningFloodIsAnsweredCompletely() throws Exception
     {
         final int n = Reliability.count(10_000, 100_000);
-        try (SmtpClient client = SmtpClient.connect(daemon.port(), 30_000))
+        try (SmtpTestClient client = SmtpTestClient.connect(daemon.port(), 30_000))
         {
-            SmtpClient.check(client.readReply(), "220");
-            SmtpClient.check(client.command("EHLO flood.test"), "250");
+            SmtpTestClient.check(client.readReplyOrNull(), "220");
+            SmtpTestClient.check(client.commandOrNull("EHLO flood.test"), "250");
             final byte[] flood = "NOOP\r\n".repeat(n).getBytes(StandardCharsets.US_ASCII);
             // write from another thread: the server may stop reading while its replies are not read
             final CompletableFuture<Void> writer = CompletableFuture.runAsync(() ->
@@ -157,7 +158,7 @@ class DaemonAbuseTest
             int ok = 0;
             for (int i = 0; i < n; i++)
             {
-                final String line = client.readLine();
+                final String line = client.readLineOrNull();
                 if ("250 2.0.0 Ok".equals(line))
                 {
                     ok++;
@@ -168,7 +169,7 @@ class DaemonAbuseTest
                 }
             }
             writer.get(30, TimeUnit.SECONDS);
-            assertEquals("221 2.0.0 Bye", client.command("QUIT"));
+            assertEquals("221 2.0.0 Bye", client.commandOrNull("QUIT"));
             Reliability.figure("pipelining flood: " + n + " NOOPs in one write, " + ok + " x 250 answered, then QUIT 221");
         }
     }
@@ -177,9 +178,9 @@ class DaemonAbuseTest
     void commandFloodAfterErrorsHitsTheHardErrorLimit() throws Exception
     {
         final int n = Reliability.count(1_000, 20_000);
-        try (SmtpClient client = SmtpClient.connect(daemon.port(), 10_000))
+        try (SmtpTestClient client = SmtpTestClient.connect(daemon.port(), 10_000))
         {
-            SmtpClient.check(client.readReply(), "220");
+            SmtpTestClient.check(client.readReplyOrNull(), "220");
             try
             {
                 client.write("BOGUS\r\n".repeat(n));
@@ -191,7 +192,7 @@ class DaemonAbuseTest
             int errors = 0;
             String line;
             String last = null;
-            while (null != (line = client.readLine()))
+            while (null != (line = client.readLineOrNull()))
             {
                 if (line.startsWith("500 "))
                 {
@@ -216,9 +217,9 @@ class DaemonAbuseTest
         {
             headers.append("X-Filler-").append(i++).append(": ").append("v".repeat(80)).append("\r\n");
         }
-        final String reply = SmtpClient.sendMessage(daemon.port(), headers + "Subject: big\r\n\r\nbody\r\n");
+        final String reply = SmtpTestClient.sendMessage(daemon.port(), headers + "Subject: big\r\n\r\nbody\r\n");
         assertTrue(reply.startsWith("250 2.0.0 Ok: queued"), reply);
-        final String oneLine = SmtpClient.sendMessage(daemon.port(),
+        final String oneLine = SmtpTestClient.sendMessage(daemon.port(),
             "X-Huge: " + "h".repeat(900 * 1024) + "\r\n\r\nbody\r\n");
         assertEquals("554 5.6.0 Error: text line longer than 1000 octets", oneLine);
         Reliability.figure("huge headers: 900 KB block of " + i + " header lines -> " + reply.substring(0, 20) +
@@ -228,29 +229,29 @@ class DaemonAbuseTest
     @Test
     void nulBytesAndInvalidUtf8InCommandsAreRefused() throws Exception
     {
-        try (SmtpClient client = SmtpClient.connect(daemon.port(), 10_000))
+        try (SmtpTestClient client = SmtpTestClient.connect(daemon.port(), 10_000))
         {
-            SmtpClient.check(client.readReply(), "220");
-            final String nul = client.command("NO\0OP");
-            final String nulHelo = client.command("EHLO a\0b.test");
+            SmtpTestClient.check(client.readReplyOrNull(), "220");
+            final String nul = client.commandOrNull("NO\0OP");
+            final String nulHelo = client.commandOrNull("EHLO a\0b.test");
             assertEquals("500 5.5.2 Error: bad character in command", nul);
             assertEquals("500 5.5.2 Error: bad character in command", nulHelo);
-            SmtpClient.check(client.command("EHLO client.test"), "250");
+            SmtpTestClient.check(client.commandOrNull("EHLO client.test"), "250");
             client.write(new byte[]{'N', (byte) 0xC3, (byte) 0x28, 'P', '\r', '\n'});
-            final String badVerb = client.readReply();
+            final String badVerb = client.readReplyOrNull();
             client.write("MAIL FROM:<".getBytes(StandardCharsets.US_ASCII));
             client.write(new byte[]{(byte) 0xFF, (byte) 0xFE, '@', 'x', '.', 't', 'e', 's', 't', '>', ' ', 'S', 'M', 'T', 'P',
                 'U', 'T', 'F', '8', '\r', '\n'});
-            final String badMail = client.readReply();
+            final String badMail = client.readReplyOrNull();
             client.write(new byte[]{'M', 'A', 'I', 'L', ' ', 'F', 'R', 'O', 'M', ':', '<', (byte) 0xE2, (byte) 0x82, '@',
                 'x', '.', 't', 'e', 's', 't', '>', '\r', '\n'});
-            final String truncatedUtf8 = client.readReply();
+            final String truncatedUtf8 = client.readReplyOrNull();
             Reliability.figure("NUL / invalid UTF-8 in commands: NUL -> '" + nul + "', bad verb -> '" + badVerb +
                 "', MAIL with 0xFF 0xFE -> '" + badMail + "', MAIL with truncated UTF-8 -> '" + truncatedUtf8 + "'");
             assertTrue(badVerb.startsWith("500 "), badVerb);
             assertTrue(badMail.startsWith("5"), badMail);
             assertTrue(truncatedUtf8.startsWith("5"), truncatedUtf8);
-            assertEquals("250 2.0.0 Ok", client.command("NOOP"));
+            assertEquals("250 2.0.0 Ok", client.commandOrNull("NOOP"));
         }
     }
 }

@@ -1,6 +1,7 @@
 package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.reactor.spool.SpoolVerifier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -75,7 +76,7 @@ class DiskFullTest
                 {
                     final String id = "r" + round + "m" + i;
                     final String body = "Subject: " + id + "\r\n\r\n" + (id + " " + "z".repeat(70) + "\r\n").repeat(700);
-                    final String reply = SmtpClient.sendMessage(daemon.port(), body);
+                    final String reply = SmtpTestClient.sendMessage(daemon.port(), body);
                     attempts++;
                     if (reply.startsWith("250 "))
                     {
@@ -116,7 +117,7 @@ class DiskFullTest
                 {
                     Files.delete(file);
                 }
-                final String again = SmtpClient.sendMessage(daemon.port(), "Subject: again\r\n\r\nroom again\r\n");
+                final String again = SmtpTestClient.sendMessage(daemon.port(), "Subject: again\r\n\r\nroom again\r\n");
                 assertTrue(again.startsWith("250 2.0.0 Ok: queued"), "after freeing space: " + again);
                 acknowledged++;
                 attempts++;

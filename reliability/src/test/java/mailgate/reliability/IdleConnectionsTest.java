@@ -1,6 +1,7 @@
 package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -61,7 +62,7 @@ class IdleConnectionsTest
             for (int i = 0; i < 5; i++)
             {
                 final long t = System.nanoTime();
-                final String reply = SmtpClient.sendMessage(daemon.port(), "Subject: under load\r\n\r\nhello\r\n");
+                final String reply = SmtpTestClient.sendMessage(daemon.port(), "Subject: under load\r\n\r\nhello\r\n");
                 assertTrue(reply.startsWith("250 2.0.0 Ok: queued"), reply);
                 worstMs = Math.max(worstMs, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t));
             }

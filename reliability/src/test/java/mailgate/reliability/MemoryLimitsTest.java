@@ -1,6 +1,7 @@
 package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.reactor.spool.SpoolVerifier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -103,8 +104,8 @@ class MemoryLimitsTest
             }
             // meanwhile a small message is served, and the daemon's memory is sampled
             final long smallStarted = System.nanoTime();
-            SmtpClient.check(SmtpClient.sendMessage(daemon.port(), "Subject: small\r\n\r\nwhile big ones stream\r\n"),
-                "250");
+            SmtpTestClient.check(
+                SmtpTestClient.sendMessage(daemon.port(), "Subject: small\r\n\r\nwhile big ones stream\r\n"), "250");
             final long smallMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - smallStarted);
             while (!done.await(100, TimeUnit.MILLISECONDS))
             {
@@ -123,7 +124,8 @@ class MemoryLimitsTest
                 assertTrue(Files.size(file) > (long)messageMib * MIB, "whole message on disk: " + id);
             }
             assertEquals(queuedIds.size() + 1, count(daemon.queueDir()), "queue holds exactly the 250s");
-            SmtpClient.check(SmtpClient.sendMessage(daemon.port(), "Subject: after\r\n\r\nstill serving\r\n"), "250");
+            SmtpTestClient.check(
+                SmtpTestClient.sendMessage(daemon.port(), "Subject: after\r\n\r\nstill serving\r\n"), "250");
             Reliability.figure(String.format("small heap: smtpd -Xmx%dm, MaxDirectMemorySize 16m; %d concurrent %d MiB " +
                 "messages + %d oversized: %d x 250 (all complete in queue/), %d x 4xx, %d x 552 5.3.4; a small message " +
                 "meanwhile took %d ms; peak RSS %d MiB; %d ms in all", heapMib, clients, messageMib, oversized, queuedIds.size(),
@@ -140,17 +142,17 @@ class MemoryLimitsTest
             List.of("-XX:MaxDirectMemorySize=4m"), tmp.resolve("spool"), "--event-loops", "2"))
         {
             final long openStarted = System.nanoTime();
-            final List<SmtpClient> greeted = new ArrayList<>();
+            final List<SmtpTestClient> greeted = new ArrayList<>();
             int refused = 0;
             int refusedWith421 = 0;
             for (int i = 0; i < attempts; i++)
             {
-                final SmtpClient client = SmtpClient.connect(daemon.port(), 5_000);
-                client.socket.setSoTimeout(2_000);
+                final SmtpTestClient client = SmtpTestClient.connect(daemon.port(), 5_000);
+                client.socket().setSoTimeout(2_000);
                 String reply;
                 try
                 {
-                    reply = client.readReply();
+                    reply = client.readReplyOrNull();
                 }
                 catch (final SocketTimeoutException | java.net.SocketException ex)
                 {
@@ -171,11 +173,11 @@ class MemoryLimitsTest
             assertTrue(refused > 0, "never ran out of direct memory: " + greeted.size() + " greeted");
             assertEquals(refused, refusedWith421, "every refused connection is told why (421 4.3.2)");
             // the ones that got in are served
-            final SmtpClient first = greeted.get(0);
-            SmtpClient.check(first.command("EHLO client.test"), "250");
-            SmtpClient.check(first.command("NOOP"), "250");
+            final SmtpTestClient first = greeted.get(0);
+            SmtpTestClient.check(first.commandOrNull("EHLO client.test"), "250");
+            SmtpTestClient.check(first.commandOrNull("NOOP"), "250");
             final int held = greeted.size();
-            for (final SmtpClient client : greeted)
+            for (final SmtpTestClient client : greeted)
             {
                 client.close();
             }
@@ -184,7 +186,8 @@ class MemoryLimitsTest
             // buffers come back with the connections
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
                 .pollInterval(java.time.Duration.ofMillis(200)).ignoreExceptions()
-                .until(() -> SmtpClient.sendMessage(daemon.port(), "Subject: after\r\n\r\nbody\r\n").startsWith("250"));
+                .until(() ->
+                    SmtpTestClient.sendMessage(daemon.port(), "Subject: after\r\n\r\nbody\r\n").startsWith("250"));
             Reliability.figure(String.format("direct memory: smtpd with MaxDirectMemorySize 4m, %d connections opened: " +
                 "%d greeted and served, %d refused with 421 4.3.2 (%d ms); daemon alive, after closing them a message got 250 " +
                 "within %d ms", attempts, held, refused, openMs,
@@ -194,13 +197,13 @@ class MemoryLimitsTest
 
     private static String send(final int port, final int id, final long bodyBytes) throws IOException
     {
-        try (SmtpClient client = SmtpClient.connect(port, 60_000))
+        try (SmtpTestClient client = SmtpTestClient.connect(port, 60_000))
         {
-            SmtpClient.check(client.readReply(), "220");
-            SmtpClient.check(client.command("EHLO big" + id + ".test"), "250");
-            SmtpClient.check(client.command("MAIL FROM:<big" + id + "@example.test>"), "250");
-            SmtpClient.check(client.command("RCPT TO:<sink@example.test>"), "250");
-            final String data = client.command("DATA");
+            SmtpTestClient.check(client.readReplyOrNull(), "220");
+            SmtpTestClient.check(client.commandOrNull("EHLO big" + id + ".test"), "250");
+            SmtpTestClient.check(client.commandOrNull("MAIL FROM:<big" + id + "@example.test>"), "250");
+            SmtpTestClient.check(client.commandOrNull("RCPT TO:<sink@example.test>"), "250");
+            final String data = client.commandOrNull("DATA");
             if (!data.startsWith("354"))
             {
                 return data;
@@ -221,7 +224,7 @@ class MemoryLimitsTest
                 client.write(chunk);
             }
             client.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
-            return client.readReply();
+            return client.readReplyOrNull();
         }
     }
 

@@ -1,6 +1,7 @@
 package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -31,12 +32,12 @@ class ResourceLimitsTest
     Path tmp;
 
     private DaemonProcess daemon;
-    private final List<SmtpClient> clients = new ArrayList<>();
+    private final List<SmtpTestClient> clients = new ArrayList<>();
 
     @AfterEach
     void tearDown() throws Exception
     {
-        for (final SmtpClient client : clients)
+        for (final SmtpTestClient client : clients)
         {
             client.close();
         }
@@ -59,19 +60,19 @@ class ResourceLimitsTest
         assertTrue(prlimit.waitFor(10, TimeUnit.SECONDS) && 0 == prlimit.exitValue(), "prlimit failed");
 
         // the first one is greeted and kept; then far more than the limit
-        final SmtpClient keeper = connect();
-        SmtpClient.check(keeper.readReply(), "220");
-        SmtpClient.check(keeper.command("EHLO client.test"), "250");
+        final SmtpTestClient keeper = connect();
+        SmtpTestClient.check(keeper.readReplyOrNull(), "220");
+        SmtpTestClient.check(keeper.commandOrNull("EHLO client.test"), "250");
         final int attempts = 120;
-        final List<SmtpClient> greeted = new ArrayList<>();
-        final List<SmtpClient> waiting = new ArrayList<>();
+        final List<SmtpTestClient> greeted = new ArrayList<>();
+        final List<SmtpTestClient> waiting = new ArrayList<>();
         for (int i = 0; i < attempts; i++)
         {
-            final SmtpClient client = connect();
-            client.socket.setSoTimeout(300);
+            final SmtpTestClient client = connect();
+            client.socket().setSoTimeout(300);
             try
             {
-                SmtpClient.check(client.readReply(), "220");
+                SmtpTestClient.check(client.readReplyOrNull(), "220");
                 greeted.add(client);
             }
             catch (final SocketTimeoutException ex)
@@ -86,31 +87,31 @@ class ResourceLimitsTest
         final double cpu = cpuShare(pid, 3_000);
 
         // a session that was already open goes on, but with no descriptor for a spool file it must not take mail
-        SmtpClient.check(keeper.command("MAIL FROM:<a@example.test>"), "250");
-        SmtpClient.check(keeper.command("RCPT TO:<b@example.test>"), "250");
-        String reply = keeper.command("DATA");
+        SmtpTestClient.check(keeper.commandOrNull("MAIL FROM:<a@example.test>"), "250");
+        SmtpTestClient.check(keeper.commandOrNull("RCPT TO:<b@example.test>"), "250");
+        String reply = keeper.commandOrNull("DATA");
         if (reply.startsWith("354"))
         {
             keeper.write("Subject: no fd\r\n\r\nbody\r\n.\r\n");
-            reply = keeper.readReply();
+            reply = keeper.readReplyOrNull();
         }
         final String starvedReply = reply;
         assertTrue(reply.startsWith("451") || reply.startsWith("452"), "message at EMFILE got " + reply);
         assertEquals(0, queued(), "a message was queued without a 250");
-        SmtpClient.check(keeper.command("RSET"), "250");
+        SmtpTestClient.check(keeper.commandOrNull("RSET"), "250");
 
         // free the greeted ones: those waiting in the backlog are served
-        for (final SmtpClient client : greeted)
+        for (final SmtpTestClient client : greeted)
         {
             client.close();
         }
         int servedLater = 0;
-        for (final SmtpClient client : waiting)
+        for (final SmtpTestClient client : waiting)
         {
-            client.socket.setSoTimeout(10_000);
+            client.socket().setSoTimeout(10_000);
             try
             {
-                if (String.valueOf(client.readReply()).startsWith("220"))
+                if (String.valueOf(client.readReplyOrNull()).startsWith("220"))
                 {
                     servedLater++;
                 }
@@ -125,12 +126,12 @@ class ResourceLimitsTest
         assertTrue(servedLater > 0, "none of the " + waited + " waiting connections was served");
 
         // and with descriptors back, mail is taken again, on the old session and on a new one
-        SmtpClient.check(keeper.command("MAIL FROM:<a@example.test>"), "250");
-        SmtpClient.check(keeper.command("RCPT TO:<b@example.test>"), "250");
-        SmtpClient.check(keeper.command("DATA"), "354");
+        SmtpTestClient.check(keeper.commandOrNull("MAIL FROM:<a@example.test>"), "250");
+        SmtpTestClient.check(keeper.commandOrNull("RCPT TO:<b@example.test>"), "250");
+        SmtpTestClient.check(keeper.commandOrNull("DATA"), "354");
         keeper.write("Subject: fd back\r\n\r\nbody\r\n.\r\n");
-        SmtpClient.check(keeper.readReply(), "250");
-        SmtpClient.check(SmtpClient.sendMessage(daemon.port(), "Subject: new\r\n\r\nbody\r\n"), "250");
+        SmtpTestClient.check(keeper.readReplyOrNull(), "250");
+        SmtpTestClient.check(SmtpTestClient.sendMessage(daemon.port(), "Subject: new\r\n\r\nbody\r\n"), "250");
         assertEquals(2, queued());
         Reliability.figure(String.format("fd exhaustion: limit %d (%d open at start), %d connections tried: %d greeted " +
             "+ 1 kept, %d left in the backlog; CPU at EMFILE %.0f%% of a core over 3 s (idle before: %.0f%%); message on the kept session: " +
@@ -140,9 +141,9 @@ class ResourceLimitsTest
         assertTrue(cpu < 0.15, "smtpd spins at EMFILE: " + Math.round(cpu * 100) + "% of a core");
     }
 
-    private SmtpClient connect() throws IOException
+    private SmtpTestClient connect() throws IOException
     {
-        final SmtpClient client = SmtpClient.connect(daemon.port(), 10_000);
+        final SmtpTestClient client = SmtpTestClient.connect(daemon.port(), 10_000);
         clients.add(client);
         return client;
     }

@@ -1,7 +1,7 @@
 package mailgate.filter;
 
 import mailgate.reactor.DaemonProcess;
-import mailgate.router.SmtpClient;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.router.SystemTestSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -121,7 +121,7 @@ class FilterCrashTest
         long n = 0;
         while (running.get())
         {
-            try (SmtpClient client = SmtpClient.open(port, 15_000))
+            try (SmtpTestClient client = SmtpTestClient.open(port, 15_000))
             {
                 for (int i = 0; i < 20 && running.get(); i++, n++)
                 {

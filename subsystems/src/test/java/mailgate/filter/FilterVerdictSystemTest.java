@@ -1,7 +1,7 @@
 package mailgate.filter;
 
 import mailgate.reactor.DaemonProcess;
-import mailgate.router.SmtpClient;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.router.SystemTestSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -56,7 +56,7 @@ class FilterVerdictSystemTest
             "--set", "ipc.secret-file=" + tmp.resolve("secret"),
             "--set", "filter.rules=" + rules,
             "--event-loops", "1");
-        try (SmtpClient client = SmtpClient.open(daemon.port(), 15_000))
+        try (SmtpTestClient client = SmtpTestClient.open(daemon.port(), 15_000))
         {
             assertTrue(send(client, "reject").startsWith("554 5.7.1 rejected by test rule"));
             assertTrue(send(client, "tempfail").startsWith("451 4.7.1"));
@@ -91,14 +91,14 @@ class FilterVerdictSystemTest
         return reply.substring(reply.lastIndexOf(' ') + 1).trim();
     }
 
-    private static String send(final SmtpClient client, final String subject) throws Exception
+    private static String send(final SmtpTestClient client, final String subject) throws Exception
     {
         client.command("MAIL FROM:<a@example.test>");
         client.command("RCPT TO:<x@remote.test>");
         return client.data("Subject: " + subject + "\r\n\r\nbody of " + subject + "\r\n");
     }
 
-    private static String sendMultipart(final SmtpClient client) throws Exception
+    private static String sendMultipart(final SmtpTestClient client) throws Exception
     {
         client.command("MAIL FROM:<a@example.test>");
         client.command("RCPT TO:<x@remote.test>");

@@ -1,7 +1,7 @@
 package mailgate.rate;
 
-import mailgate.router.SmtpClient;
 
+import mailgate.reactor.SmtpTestClient;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +36,7 @@ public final class RateClusterClient
         final String domain = args[2];
         final int k = Integer.parseInt(args[3]);
         final int nodes = args.length - 4;
-        final SmtpClient[][] connections = new SmtpClient[nodes][k];
+        final SmtpTestClient[][] connections = new SmtpTestClient[nodes][k];
         for (int n = 0; n < nodes; n++)
         {
             final String endpoint = args[4 + n];
@@ -45,7 +45,7 @@ public final class RateClusterClient
                 endpoint.substring(0, colon), Integer.parseInt(endpoint.substring(colon + 1)));
             for (int c = 0; c < k; c++)
             {
-                connections[n][c] = SmtpClient.open(address, 30_000);
+                connections[n][c] = SmtpTestClient.open(address, 30_000);
             }
         }
 
@@ -53,9 +53,9 @@ public final class RateClusterClient
         // would otherwise stall the schedule and send a burst at the moment the limit is crossed
         run(connections, rate, attempts, "warm-" + domain, k, nodes);
         final String result = run(connections, rate, attempts, domain, k, nodes);
-        for (final SmtpClient[] perNode : connections)
+        for (final SmtpTestClient[] perNode : connections)
         {
-            for (final SmtpClient client : perNode)
+            for (final SmtpTestClient client : perNode)
             {
                 client.quit();
                 client.close();
@@ -66,7 +66,7 @@ public final class RateClusterClient
     }
 
     private static String run(
-        final SmtpClient[][] connections, final int rate, final int attempts, final String domain, final int k,
+        final SmtpTestClient[][] connections, final int rate, final int attempts, final String domain, final int k,
         final int nodes) throws Exception
     {
         final AtomicIntegerArray accepted = new AtomicIntegerArray(nodes);
@@ -85,7 +85,7 @@ public final class RateClusterClient
                 }
                 final int node = n;
                 final int expected = events;
-                final SmtpClient client = connections[n][c];
+                final SmtpTestClient client = connections[n][c];
                 final Thread reader = new Thread(() ->
                 {
                     try
@@ -136,7 +136,7 @@ public final class RateClusterClient
             }
             lateMaxNs = Math.max(lateMaxNs, System.nanoTime() - due);
             final int node = i % nodes;
-            connections[node][(i / nodes) % k].send("MAIL FROM:<s" + i + "@" + domain + ">\r\nRSET\r\n");
+            connections[node][(i / nodes) % k].write("MAIL FROM:<s" + i + "@" + domain + ">\r\nRSET\r\n");
         }
         final long sentNs = System.nanoTime() - start;
         for (final Thread reader : readers)

@@ -1,7 +1,7 @@
 package mailgate.rate;
 
 import mailgate.reactor.DaemonProcess;
-import mailgate.router.SmtpClient;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,7 +58,7 @@ class RateSmtpdTest
             {
                 runs.add(pool.submit(() ->
                 {
-                    try (SmtpClient client = SmtpClient.open(daemon.port(), 10_000))
+                    try (SmtpTestClient client = SmtpTestClient.open(daemon.port(), 10_000))
                     {
                         for (int i = 0; i < PER_DAEMON / 2; i++)
                         {
@@ -106,7 +106,7 @@ class RateSmtpdTest
             "\nrate.max-entries = 1000\nrate.policy-file = " + policy + "\n", StandardCharsets.US_ASCII);
         try (DaemonProcess daemon = DaemonProcess.start(tmp.resolve("c/spool"), "--set", "rate.config=" + config))
         {
-            try (SmtpClient client = SmtpClient.open(daemon.port(), 10_000))
+            try (SmtpTestClient client = SmtpTestClient.open(daemon.port(), 10_000))
             {
                 assertEquals("250 2.1.0 Ok", client.command("MAIL FROM:<a@example.test>"), "below the limit");
                 client.command("RSET");

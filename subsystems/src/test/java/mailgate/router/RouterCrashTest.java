@@ -1,6 +1,7 @@
 package mailgate.router;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -146,8 +147,8 @@ class RouterCrashTest
         phase.set(Phase.AFTER);
         final Stats outage = stats.get(Phase.OUTAGE);
         assertTrue(outage.replies451() > 0, "451s during the outage: " + outage);
-        assertReply("250", SmtpClient.probe(port, "probe@sender.test", "alice@example.test"));
-        assertReply("550 5.1.1", SmtpClient.probe(port, "probe@sender.test", "nobody@example.test"));
+        assertReply("250", SmtpTestClient.probe(port, "probe@sender.test", "alice@example.test"));
+        assertReply("550 5.1.1", SmtpTestClient.probe(port, "probe@sender.test", "nobody@example.test"));
         assertEquals(smtpdPid, daemon.childPid("smtpd"), "smtpd was not restarted");
         await("traffic after recovery").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
             .until(() -> stats.get(Phase.AFTER).queued.sum() >= 50);
@@ -224,7 +225,7 @@ class RouterCrashTest
     {
         final String sender = "load" + id + "@sender.test";
         final String body = "Subject: load " + id + "\r\n\r\nrouter crash test\r\n";
-        SmtpClient smtp = null;
+        SmtpTestClient smtp = null;
         int transactions = 0;
         while (Phase.DONE != phase.get())
         {
@@ -236,7 +237,7 @@ class RouterCrashTest
                     {
                         smtp.quit();
                     }
-                    smtp = SmtpClient.open(port, READ_TIMEOUT_MS);
+                    smtp = SmtpTestClient.open(port, READ_TIMEOUT_MS);
                 }
                 final String mail = smtp.command("MAIL FROM:<" + sender + ">");
                 Stats s = now();

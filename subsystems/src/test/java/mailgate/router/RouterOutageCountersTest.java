@@ -1,6 +1,7 @@
 package mailgate.router;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -59,14 +60,14 @@ class RouterOutageCountersTest
         smtpd = DaemonProcess.start(spool, "--set", "router.mode=aeron", "--set", "ipc.aeron-dir=" + aeronDir,
             "--set", "ipc.secret-file=" + secret, "--set", "smtpd.hard-error-limit=10000", "--event-loops", "1");
         final int port = smtpd.port();
-        assertTrue(SmtpClient.probe(port, "a@good.test", "alice@example.test").startsWith("250"));
+        assertTrue(SmtpTestClient.probe(port, "a@good.test", "alice@example.test").startsWith("250"));
 
         router.destroyForcibly();
         assertTrue(router.waitFor(10, TimeUnit.SECONDS));
         await("router loss noticed").atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
-            .until(() -> SmtpClient.probe(port, "a@good.test", null).startsWith("451 4.3.0"));
+            .until(() -> SmtpTestClient.probe(port, "a@good.test", null).startsWith("451 4.3.0"));
         final long refusedBefore = SystemTestSupport.smtpdCounter(spool, SystemTestSupport.IPC_UNAVAILABLE);
-        try (SmtpClient smtp = SmtpClient.open(port, 15_000))
+        try (SmtpTestClient smtp = SmtpTestClient.open(port, 15_000))
         {
             for (int i = 0; i < 20; i++)
             {

@@ -1,6 +1,7 @@
 package mailgate.router;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -57,7 +58,7 @@ class RouterSustainedLoadTest
         // smtpd listens before the router has proven itself; on a loaded machine that takes a few seconds, and
         // the load below is about term rotations, not start-up
         Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
-            .until(() -> SmtpClient.probe(port, "probe@sender.test", "alice@example.test").startsWith("250"));
+            .until(() -> SmtpTestClient.probe(port, "probe@sender.test", "alice@example.test").startsWith("250"));
         final AtomicLong asked = new AtomicLong();
         final ConcurrentLinkedQueue<String> wrong = new ConcurrentLinkedQueue<>();
         final List<Thread> threads = new ArrayList<>();
@@ -67,7 +68,7 @@ class RouterSustainedLoadTest
             final int id = i;
             final Thread t = new Thread(() ->
             {
-                try (SmtpClient smtp = SmtpClient.open(port, 15_000))
+                try (SmtpTestClient smtp = SmtpTestClient.open(port, 15_000))
                 {
                     while (asked.get() < REQUESTS && wrong.size() < 20)
                     {

@@ -1,6 +1,7 @@
 package mailgate.router;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,7 +56,7 @@ class RouterSystemTest
         final long routerPid = daemon.childPid("router");
         assertTrue(routerPid > 0, "router child runs");
 
-        try (SmtpClient smtp = SmtpClient.open(port, 10_000))
+        try (SmtpTestClient smtp = SmtpTestClient.open(port, 10_000))
         {
             assertReply("250", smtp.command("MAIL FROM:<sender@good.test>"));
             assertReply("250", smtp.command("RCPT TO:<alice@example.test>"));
@@ -93,7 +94,7 @@ class RouterSystemTest
         replaceFile(tables.resolve("recipients"), "alice@example.test\nbob@example.test\n@catchall.test\n");
         await("bob accepted after the recipients edit").atMost(Duration.ofSeconds(10))
             .pollInterval(Duration.ofMillis(100))
-            .until(() -> SmtpClient.probe(port, "sender@good.test", "bob@example.test").startsWith("250"));
+            .until(() -> SmtpTestClient.probe(port, "sender@good.test", "bob@example.test").startsWith("250"));
         final long reloadMs = (System.nanoTime() - editedAt) / 1_000_000;
         System.out.println("RouterSystemTest: edit took effect after " + reloadMs + " ms");
         assertEquals(routerPid, daemon.childPid("router"), "same router process: reloaded, not restarted");
@@ -109,11 +110,11 @@ class RouterSystemTest
         final String refusal = stderr.lines().filter((l) -> l.contains(aliases + ":2:")).findFirst().orElseThrow();
         assertTrue(refusal.contains("old tables stay"), refusal);
         assertEquals(1, count(stderr, aliases + ":2:"), "refused once, not retried every second: " + stderr);
-        assertReply("250", SmtpClient.probe(port, "sender@good.test", "bob@example.test"));
-        assertReply("250", SmtpClient.probe(port, "sender@good.test", "alice@example.test"));
-        assertReply("550 5.1.1", SmtpClient.probe(port, "sender@good.test", "carol@example.test"));
-        assertReply("550 5.7.1", SmtpClient.probe(port, "spammer@bad.test", null));
-        try (SmtpClient smtp = SmtpClient.open(port, 10_000))
+        assertReply("250", SmtpTestClient.probe(port, "sender@good.test", "bob@example.test"));
+        assertReply("250", SmtpTestClient.probe(port, "sender@good.test", "alice@example.test"));
+        assertReply("550 5.1.1", SmtpTestClient.probe(port, "sender@good.test", "carol@example.test"));
+        assertReply("550 5.7.1", SmtpTestClient.probe(port, "spammer@bad.test", null));
+        try (SmtpTestClient smtp = SmtpTestClient.open(port, 10_000))
         {
             // the alias still rewrites as before (the bad file's third line did not half-apply)
             assertReply("250", smtp.command("MAIL FROM:<sender@good.test>"));
@@ -130,8 +131,8 @@ class RouterSystemTest
         // the operator fixes the file: the next reload applies it whole
         replaceFile(aliases, "info@example.test alice@example.test\nsales@example.test bob@example.test\n");
         await("sales alias after the fix").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
-            .until(() -> SmtpClient.probe(port, "sender@good.test", "sales@example.test").startsWith("250"));
-        assertReply("250", SmtpClient.probe(port, "sender@good.test", "info@example.test"));
+            .until(() -> SmtpTestClient.probe(port, "sender@good.test", "sales@example.test").startsWith("250"));
+        assertReply("250", SmtpTestClient.probe(port, "sender@good.test", "info@example.test"));
         assertEquals(routerPid, daemon.childPid("router"));
     }
 

@@ -2,8 +2,8 @@ package mailgate.supervisor;
 
 import mailgate.ipc.DriverLiveness;
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.reactor.spool.SpoolVerifier;
-import mailgate.router.SmtpClient;
 import mailgate.router.SystemTestSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -326,7 +326,7 @@ class DriverCrashTest
     {
         final Random random = new Random(id);
         long n = 0;
-        SmtpClient smtp = null;
+        SmtpTestClient smtp = null;
         while (running.get())
         {
             try
@@ -337,7 +337,7 @@ class DriverCrashTest
                     {
                         smtp.quit();
                     }
-                    smtp = SmtpClient.open(port, READ_TIMEOUT_MS);
+                    smtp = SmtpTestClient.open(port, READ_TIMEOUT_MS);
                 }
                 n++;
                 final boolean forbidden = 0 == n % 3;
@@ -412,7 +412,7 @@ class DriverCrashTest
         }
     }
 
-    private boolean expect250(final SmtpClient smtp, final String command, final String what) throws IOException
+    private boolean expect250(final SmtpTestClient smtp, final String command, final String what) throws IOException
     {
         final String reply = timed(smtp, command);
         if (reply.startsWith("250"))
@@ -426,7 +426,7 @@ class DriverCrashTest
         return false;
     }
 
-    private String timed(final SmtpClient smtp, final String command) throws IOException
+    private String timed(final SmtpTestClient smtp, final String command) throws IOException
     {
         final long started = System.nanoTime();
         final String reply = smtp.command(command);

@@ -1,7 +1,7 @@
 package mailgate.supervisor;
 
 import mailgate.reactor.DaemonProcess;
-import mailgate.router.SmtpClient;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.router.SystemTestSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -170,12 +170,12 @@ class IpcSecurityTest
             "--event-loops", "2");
         final int port = smtpd.port();
         assertFalse(smtpd.stderr().contains("no proven router"), smtpd.stderr());
-        assertEquals("554", SmtpClient.probe(port, "a@good.test", "x@remote.test").substring(0, 3));
+        assertEquals("554", SmtpTestClient.probe(port, "a@good.test", "x@remote.test").substring(0, 3));
 
         // the rogue joins beside the real router: it answers every question with ACCEPT, on its own session
         final Process rogue = startRouter("rogue", aeronDir, rogueSecret, rogueTables);
         final long droppedBefore = smtpdCounter(spool, IPC_REPLIES_DROPPED);
-        try (SmtpClient smtp = SmtpClient.open(port, 15_000))
+        try (SmtpTestClient smtp = SmtpTestClient.open(port, 15_000))
         {
             assertTrue(smtp.command("MAIL FROM:<a@good.test>").startsWith("250"));
             for (int i = 0; i < 50; i++)
@@ -195,10 +195,10 @@ class IpcSecurityTest
         final long killedNs = System.nanoTime();
         await("MAIL tempfailed without the real router").atMost(Duration.ofSeconds(15))
             .pollInterval(Duration.ofMillis(50))
-            .until(() -> SmtpClient.probe(port, "a@good.test", null).startsWith("451 4.3.0"));
+            .until(() -> SmtpTestClient.probe(port, "a@good.test", null).startsWith("451 4.3.0"));
         final long tempfailAfterMs = (System.nanoTime() - killedNs) / 1_000_000;
         final long droppedAtOutage = smtpdCounter(spool, IPC_REPLIES_DROPPED);
-        try (SmtpClient smtp = SmtpClient.open(port, 15_000))
+        try (SmtpTestClient smtp = SmtpTestClient.open(port, 15_000))
         {
             for (int i = 0; i < 30; i++)
             {
@@ -219,7 +219,8 @@ class IpcSecurityTest
         await("MAIL accepted with a proven router, on both loops").atMost(Duration.ofSeconds(15))
             .pollInterval(Duration.ofMillis(50)).until(() ->
             {
-                try (SmtpClient first = SmtpClient.open(port, 15_000); SmtpClient second = SmtpClient.open(port, 15_000))
+                try (SmtpTestClient first = SmtpTestClient.open(port, 15_000);
+                    SmtpTestClient second = SmtpTestClient.open(port, 15_000))
                 {
                     final boolean both = first.command("MAIL FROM:<a@good.test>").startsWith("250") &
                         second.command("MAIL FROM:<a@good.test>").startsWith("250");
@@ -228,10 +229,10 @@ class IpcSecurityTest
                     return both;
                 }
             });
-        final String remote = SmtpClient.probe(port, "a@good.test", "x@remote.test");
+        final String remote = SmtpTestClient.probe(port, "a@good.test", "x@remote.test");
         assertEquals("554", remote.substring(0, 3), remote + "; smtpd: " + smtpd.stderr());
-        assertEquals("550", SmtpClient.probe(port, "spammer@bad.test", null).substring(0, 3));
-        assertEquals("250", SmtpClient.probe(port, "a@good.test", "alice@example.test").substring(0, 3));
+        assertEquals("550", SmtpTestClient.probe(port, "spammer@bad.test", null).substring(0, 3));
+        assertEquals("250", SmtpTestClient.probe(port, "a@good.test", "alice@example.test").substring(0, 3));
         assertTrue(smtpd.process().isAlive() && smtpdPid == smtpd.pid());
         System.out.println("IpcSecurityTest: rogue replies dropped while the real router ran: " + droppedWithBoth +
             "; 451 after killing the real router: " + tempfailAfterMs + " ms; total dropped " +

@@ -1,6 +1,7 @@
 package mailgate.tools;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import mailgate.reactor.status.SmtpdCounter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -196,13 +197,14 @@ class InspectDaemonTest
         int n = 0;
         for (final int messages : perConnection)
         {
-            try (SmtpTestClient client = new SmtpTestClient(port))
+            try (SmtpTestClient client = SmtpTestClient.open(port, 15_000))
             {
                 for (int i = 0; i < messages; i++)
                 {
                     final String body = body(n++);
-                    bodies.put(client.send(SENDER, RECIPIENTS, body), body);
+                    bodies.put(client.sendMail(SENDER, RECIPIENTS, body), body);
                 }
+                client.expect("QUIT", "221");
             }
         }
         return bodies;

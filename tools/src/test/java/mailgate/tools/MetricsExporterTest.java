@@ -4,6 +4,7 @@ import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
 import mailgate.ipc.MediaDriverLauncher;
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.junit.jupiter.api.Test;
@@ -65,9 +66,11 @@ class MetricsExporterTest
             routerRequests.set(5);
             for (int i = 0; i < 3; i++)
             {
-                try (SmtpTestClient client = new SmtpTestClient(daemon.port()))
+                try (SmtpTestClient client = SmtpTestClient.open(daemon.port(), 15_000))
                 {
-                    client.send("alice@sender.test", List.of("bob@rcpt.test"), "Subject: " + i + "\r\n\r\nbody\r\n");
+                    client.sendMail(
+                        "alice@sender.test", List.of("bob@rcpt.test"), "Subject: " + i + "\r\n\r\nbody\r\n");
+                    client.expect("QUIT", "221");
                 }
             }
             final URI uri = URI.create("http://127.0.0.1:" + exporter.address().getPort() + "/metrics");

@@ -1,6 +1,7 @@
 package mailgate.reactor.crash;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -236,16 +237,16 @@ class CrashConsistencyTest
                     restarted.maillog().contains("removed " + tmpLeftovers + " partial file(s) from tmp/"));
             }
             final String testId = "round" + round + "-after-restart";
-            final byte[] content = SmtpLineClient.randomContent(new Random(seed), testId, 1000);
+            final byte[] content = CrashContent.randomContent(new Random(seed), testId, 1000);
             final String queueId;
-            try (SmtpLineClient client = SmtpLineClient.connect(port, READ_TIMEOUT_MS))
+            try (SmtpTestClient client = SmtpTestClient.connect(port, READ_TIMEOUT_MS))
             {
                 assertTrue(client.readReply().startsWith("220 "));
                 client.expect("EHLO restart.test", "250");
                 client.expect("MAIL FROM:<sender@crash.test>", "250");
                 client.expect("RCPT TO:<rcpt@crash.test>", "250");
                 client.expect("DATA", "354");
-                client.write(SmtpLineClient.dotStuff(content));
+                client.write(SmtpTestClient.dotStuff(content));
                 final String reply = client.readReply();
                 final Matcher m = QUEUED.matcher(reply);
                 assertTrue(m.matches(), "round " + round + ": after restart: " + reply);
@@ -269,37 +270,38 @@ class CrashConsistencyTest
         int message = 0;
         while (!killed.get())
         {
-            try (SmtpLineClient client = SmtpLineClient.connect(port, READ_TIMEOUT_MS))
+            try (SmtpTestClient client = SmtpTestClient.connect(port, READ_TIMEOUT_MS))
             {
                 final String greeting = client.readReply();
                 if (!greeting.startsWith("220 "))
                 {
-                    throw new SmtpLineClient.UnexpectedReplyException("greeting: " + greeting);
+                    throw new SmtpTestClient.UnexpectedReplyException("greeting: " + greeting);
                 }
                 client.expect("EHLO sender" + thread + ".crash.test", "250");
                 final int perConnection = 1 + random.nextInt(20);
                 for (int i = 0; i < perConnection && !killed.get(); i++)
                 {
                     final String testId = "r" + round + "-t" + thread + "-m" + message++;
-                    final byte[] content = SmtpLineClient.randomContent(random, testId, 200 + random.nextInt(65537 - 200));
+                    final byte[] content =
+                        CrashContent.randomContent(random, testId, 200 + random.nextInt(65537 - 200));
                     final Sent s = new Sent(testId, content);
                     sent.add(s);
                     client.expect("MAIL FROM:<sender" + thread + "@crash.test>", "250");
                     client.expect("RCPT TO:<rcpt@crash.test>", "250");
                     client.expect("DATA", "354");
-                    client.write(SmtpLineClient.dotStuff(content));
+                    client.write(SmtpTestClient.dotStuff(content));
                     final String reply = client.readReply();
                     final Matcher m = QUEUED.matcher(reply);
                     if (!m.matches())
                     {
-                        throw new SmtpLineClient.UnexpectedReplyException("end of data: " + reply);
+                        throw new SmtpTestClient.UnexpectedReplyException("end of data: " + reply);
                     }
                     s.queueId = m.group(1);
                     acks.incrementAndGet();
                 }
                 client.expect("QUIT", "221");
             }
-            catch (final SmtpLineClient.UnexpectedReplyException ex)
+            catch (final SmtpTestClient.UnexpectedReplyException ex)
             {
                 // a complete reply can only come from a live daemon; kill -9 sends none
                 errors.add("thread " + thread + ": " + ex.getMessage());

@@ -1,6 +1,7 @@
 package mailgate.reactor.crash;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,9 +43,9 @@ class GracefulShutdownTest
         return DaemonProcess.start(dir.resolve("spool"), "--config", config.toString(), "--event-loops", "1");
     }
 
-    private static SmtpLineClient openTransaction(final int port) throws IOException
+    private static SmtpTestClient openTransaction(final int port) throws IOException
     {
-        final SmtpLineClient client = SmtpLineClient.connect(port, READ_TIMEOUT_MS);
+        final SmtpTestClient client = SmtpTestClient.connect(port, READ_TIMEOUT_MS);
         assertTrue(client.readReply().startsWith("220 "));
         client.expect("EHLO busy.test", "250");
         client.expect("MAIL FROM:<sender@shutdown.test>", "250");
@@ -77,11 +78,11 @@ class GracefulShutdownTest
         try
         {
             final int port = daemon.port();
-            final byte[] content = SmtpLineClient.randomContent(new Random(42), "graceful-1", 20_000);
-            final byte[] wire = SmtpLineClient.dotStuff(content);
+            final byte[] content = CrashContent.randomContent(new Random(42), "graceful-1", 20_000);
+            final byte[] wire = SmtpTestClient.dotStuff(content);
             final int half = wire.length / 2;
-            try (SmtpLineClient busy = openTransaction(port);
-                SmtpLineClient idle = SmtpLineClient.connect(port, READ_TIMEOUT_MS))
+            try (SmtpTestClient busy = openTransaction(port);
+                SmtpTestClient idle = SmtpTestClient.connect(port, READ_TIMEOUT_MS))
             {
                 assertTrue(idle.readReply().startsWith("220 "));
                 idle.expect("EHLO idle.test", "250");
@@ -93,7 +94,7 @@ class GracefulShutdownTest
                 final String idleReply = idle.readReply();
                 assertTrue(idleReply.startsWith("421 4.3.2 "), "idle client: " + idleReply);
                 assertEquals(null, readLineOrNullOnReset(idle), "idle client's connection must close after 421");
-                assertThrows(IOException.class, () -> SmtpLineClient.connect(port, 2_000).close(),
+                assertThrows(IOException.class, () -> SmtpTestClient.connect(port, 2_000).close(),
                     "the listener must be closed once shutdown has begun");
 
                 // the mid-DATA client finishes its message after the shutdown began
@@ -133,9 +134,9 @@ class GracefulShutdownTest
         try
         {
             final int port = daemon.port();
-            final byte[] wire = SmtpLineClient.dotStuff(
-                SmtpLineClient.randomContent(new Random(7), "graceful-2", 5_000));
-            try (SmtpLineClient stalled = openTransaction(port))
+            final byte[] wire = SmtpTestClient.dotStuff(
+                CrashContent.randomContent(new Random(7), "graceful-2", 5_000));
+            try (SmtpTestClient stalled = openTransaction(port))
             {
                 stalled.write(Arrays.copyOfRange(wire, 0, wire.length / 2));
                 final long sigtermNs = System.nanoTime();
@@ -170,7 +171,7 @@ class GracefulShutdownTest
         }
     }
 
-    private static String readLineOrNullOnReset(final SmtpLineClient client) throws IOException
+    private static String readLineOrNullOnReset(final SmtpTestClient client) throws IOException
     {
         try
         {

@@ -1,5 +1,6 @@
 package mailgate.reactor.crash;
 
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,7 +90,7 @@ class QueueFileCheckerTest
     @Test
     void dotStuffingDoublesLeadingDotsAndAppendsTheEnd()
     {
-        final byte[] wire = SmtpLineClient.dotStuff(".\r\n..a\r\nb.\r\n".getBytes(StandardCharsets.US_ASCII));
+        final byte[] wire = SmtpTestClient.dotStuff(".\r\n..a\r\nb.\r\n".getBytes(StandardCharsets.US_ASCII));
         assertEquals("..\r\n...a\r\nb.\r\n.\r\n", new String(wire, StandardCharsets.US_ASCII));
     }
 }

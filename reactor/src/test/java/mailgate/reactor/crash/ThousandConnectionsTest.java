@@ -1,6 +1,7 @@
 package mailgate.reactor.crash;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,7 +54,7 @@ class ThousandConnectionsTest
         final Path spool = dir.resolve("spool");
         final DaemonProcess daemon = DaemonProcess.start(spool, "--config", config.toString(), "--event-loops", "2");
         final ExecutorService pool = Executors.newFixedThreadPool(THREADS);
-        final List<SmtpLineClient> clients = new ArrayList<>(CONNECTIONS);
+        final List<SmtpTestClient> clients = new ArrayList<>(CONNECTIONS);
         final Map<String, String> queueIdToTestId = new ConcurrentHashMap<>();
         final Map<String, byte[]> contentByTestId = new ConcurrentHashMap<>();
         final ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
@@ -63,14 +64,14 @@ class ThousandConnectionsTest
             // phase 1: open all connections (the backlog is 4096, so they all connect)
             for (int i = 0; i < CONNECTIONS; i++)
             {
-                clients.add(SmtpLineClient.connect(daemon.port(), READ_TIMEOUT_MS));
+                clients.add(SmtpTestClient.connect(daemon.port(), READ_TIMEOUT_MS));
             }
             // phase 2..: each thread drives its share of connections through each step before the next step
             final CyclicBarrier barrier = new CyclicBarrier(THREADS);
             final List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < THREADS; t++)
             {
-                final List<SmtpLineClient> mine = new ArrayList<>();
+                final List<SmtpTestClient> mine = new ArrayList<>();
                 for (int i = t; i < CONNECTIONS; i += THREADS)
                 {
                     mine.add(clients.get(i));
@@ -134,7 +135,7 @@ class ThousandConnectionsTest
         finally
         {
             pool.shutdownNow();
-            for (final SmtpLineClient client : clients)
+            for (final SmtpTestClient client : clients)
             {
                 client.close();
             }
@@ -156,7 +157,7 @@ class ThousandConnectionsTest
     }
 
     private static void drive(
-        final int thread, final List<SmtpLineClient> clients, final CyclicBarrier barrier,
+        final int thread, final List<SmtpTestClient> clients, final CyclicBarrier barrier,
         final Map<String, String> queueIdToTestId, final Map<String, byte[]> contentByTestId) throws Exception
     {
         final Random random = new Random(thread);
@@ -166,11 +167,11 @@ class ThousandConnectionsTest
         for (int i = 0; i < n; i++)
         {
             testIds[i] = "c" + thread + "-" + i;
-            contents[i] = SmtpLineClient.randomContent(random, testIds[i], 200 + random.nextInt(4000));
+            contents[i] = CrashContent.randomContent(random, testIds[i], 200 + random.nextInt(4000));
             contentByTestId.put(testIds[i], contents[i]);
         }
         // every connection reads its greeting before any sends a command: 1,000 sessions open at once
-        for (final SmtpLineClient client : clients)
+        for (final SmtpTestClient client : clients)
         {
             check(client.readReply(), "220 ", "greeting");
         }
@@ -181,7 +182,7 @@ class ThousandConnectionsTest
         step(clients, (i) -> "DATA", "354", barrier);
         for (int i = 0; i < n; i++)
         {
-            clients.get(i).write(SmtpLineClient.dotStuff(contents[i]));
+            clients.get(i).write(SmtpTestClient.dotStuff(contents[i]));
         }
         for (int i = 0; i < n; i++)
         {
@@ -198,7 +199,7 @@ class ThousandConnectionsTest
         }
         barrier.await(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         step(clients, (i) -> "QUIT", "221", barrier);
-        for (final SmtpLineClient client : clients)
+        for (final SmtpTestClient client : clients)
         {
             if (null != client.readLine())
             {
@@ -208,12 +209,12 @@ class ThousandConnectionsTest
     }
 
     private static void step(
-        final List<SmtpLineClient> clients, final java.util.function.IntFunction<String> command, final String code,
+        final List<SmtpTestClient> clients, final java.util.function.IntFunction<String> command, final String code,
         final CyclicBarrier barrier) throws Exception
     {
         for (int i = 0; i < clients.size(); i++)
         {
-            clients.get(i).send(command.apply(i));
+            clients.get(i).sendLine(command.apply(i));
         }
         for (int i = 0; i < clients.size(); i++)
         {

@@ -1,6 +1,7 @@
 package mailgate.reactor.it;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,28 +28,29 @@ class ConnectionLimitTest
             "smtpd.max-connections = 3",
             "smtpd.connection-limit-exceptions ="))
         {
-            try (SmtpWire first = new SmtpWire(daemon.port(), 5000);
-                SmtpWire second = new SmtpWire(daemon.port(), 5000))
+            try (SmtpTestClient first = SmtpTestClient.connect(daemon.port(), 5000);
+                SmtpTestClient second = SmtpTestClient.connect(daemon.port(), 5000))
             {
-                assertTrue(first.readReply().get(0).startsWith("220 "));
-                assertTrue(second.readReply().get(0).startsWith("220 "));
-                try (SmtpWire third = new SmtpWire(daemon.port(), 5000))
+                assertTrue(first.readReplyLines().get(0).startsWith("220 "));
+                assertTrue(second.readReplyLines().get(0).startsWith("220 "));
+                try (SmtpTestClient third = SmtpTestClient.connect(daemon.port(), 5000))
                 {
                     final List<String> refused = third.readUntilClosed();
                     assertEquals(List.of("421 4.7.0 mx.example.test Error: too many connections from 127.0.0.1"),
                         refused);
                 }
-                try (SmtpWire otherAddress = new SmtpWire(daemon.port(), 5000, "127.0.0.2"))
+                try (SmtpTestClient otherAddress = SmtpTestClient.connect(daemon.port(), 5000, "127.0.0.2"))
                 {
-                    assertTrue(otherAddress.readReply().get(0).startsWith("220 "), "another client address is served");
-                    try (SmtpWire overTotal = new SmtpWire(daemon.port(), 5000, "127.0.0.3"))
+                    assertTrue(otherAddress.readReplyLines().get(0).startsWith("220 "),
+                        "another client address is served");
+                    try (SmtpTestClient overTotal = SmtpTestClient.connect(daemon.port(), 5000, "127.0.0.3"))
                     {
                         assertEquals(List.of("421 4.7.0 mx.example.test Error: too many connections"),
                             overTotal.readUntilClosed());
                     }
                 }
-                first.send("NOOP\r\n");
-                assertEquals(List.of("250 2.0.0 Ok"), first.readReply(), "clients within the limits go on");
+                first.write("NOOP\r\n");
+                assertEquals(List.of("250 2.0.0 Ok"), first.readReplyLines(), "clients within the limits go on");
             }
         }
     }

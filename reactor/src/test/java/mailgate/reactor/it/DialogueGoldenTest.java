@@ -1,6 +1,7 @@
 package mailgate.reactor.it;
 
 import mailgate.reactor.DaemonProcess;
+import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -78,9 +79,9 @@ class DialogueGoldenTest
         }
         final List<String> transcript = new ArrayList<>();
         final List<String> actual = new ArrayList<>();
-        try (SmtpWire wire = new SmtpWire(daemon.port(), 10_000))
+        try (SmtpTestClient wire = SmtpTestClient.connect(daemon.port(), 10_000))
         {
-            record(wire.readReply(), actual, transcript);
+            record(wire.readReplyLines(), actual, transcript);
             for (final String line : Files.readAllLines(input, StandardCharsets.UTF_8))
             {
                 if (line.isBlank() || line.startsWith("#"))
@@ -97,21 +98,21 @@ class DialogueGoldenTest
                 {
                     final byte[] bytes = unescape(line.substring(5));
                     transcript.add("C: " + printable(bytes));
-                    wire.send(bytes);
-                    record(wire.readReply(), actual, transcript);
+                    wire.write(bytes);
+                    record(wire.readReplyLines(), actual, transcript);
                 }
                 else if (line.startsWith(">"))
                 {
                     final byte[] bytes = withCrLf(unescape(line.substring(1)));
                     transcript.add("C: " + printable(bytes));
-                    wire.send(bytes);
+                    wire.write(bytes);
                 }
                 else
                 {
                     final byte[] bytes = withCrLf(unescape(line));
                     transcript.add("C: " + printable(bytes));
-                    wire.send(bytes);
-                    record(wire.readReply(), actual, transcript);
+                    wire.write(bytes);
+                    record(wire.readReplyLines(), actual, transcript);
                 }
             }
         }
