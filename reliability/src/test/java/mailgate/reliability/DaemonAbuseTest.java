@@ -7,6 +7,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,13 +26,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DaemonAbuseTest
 {
-    private static Path dir;
+    @TempDir
+    static Path dir;
     private static DaemonProcess daemon;
 
     @BeforeAll
     static void start() throws IOException
     {
-        dir = Files.createTempDirectory("mailgate-abuse");
         daemon = DaemonProcess.start(dir.resolve("spool"), "--event-loops", "2", "--set", "smtpd.command-timeout=2s",
             "--set", "smtpd.hostname=mx.test");
     }

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -29,6 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DiskFullTest
 {
+    @TempDir
+    Path logsDir;
+
     private static Path mountPoint;
     private static boolean mounted;
 
@@ -57,7 +61,7 @@ class DiskFullTest
     void fullDiskGives452AndNothingCorrupt() throws Exception
     {
         final int rounds = Reliability.count(1, 5);
-        final Path logs = Files.createTempDirectory("mailgate-diskfull-logs");
+        final Path logs = logsDir;
         // the daemon's logs go beside the spool's parent: keep them off the small disk
         final Path spool = mountPoint.resolve("spool");
         final DaemonProcess daemon = DaemonProcess.start(spool, "--event-loops", "1");

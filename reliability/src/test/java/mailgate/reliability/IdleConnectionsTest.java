@@ -4,6 +4,7 @@ import mailgate.reactor.DaemonProcess;
 import mailgate.reactor.SmtpTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -25,12 +26,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class IdleConnectionsTest
 {
+    @TempDir
+    Path tmp;
+
     @Test
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void manyIdleConnectionsDoNotStarveANormalClient() throws Exception
     {
         final int idle = Reliability.count(3_000, 10_000);
-        final Path dir = Files.createTempDirectory("mailgate-idle");
+        final Path dir = tmp;
         final List<SocketChannel> channels = new ArrayList<>(idle);
         final DaemonProcess daemon = DaemonProcess.start(dir.resolve("spool"), "--event-loops", "2",
             "--set", "smtpd.max-connections=" + (idle + 100));

@@ -2,6 +2,7 @@ package mailgate.reliability;
 
 import mailgate.reactor.DaemonProcess;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,10 +17,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class LocalSecurityTest
 {
+    @TempDir
+    Path tmp;
+
     @Test
     void symlinkedSpoolStopsStartUp() throws Exception
     {
-        final Path dir = Files.createTempDirectory("mailgate-sec");
+        final Path dir = tmp;
         final Path real = Files.createDirectory(dir.resolve("elsewhere"),
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         final Path spool = Files.createSymbolicLink(dir.resolve("spool"), real);
@@ -29,7 +33,7 @@ class LocalSecurityTest
     @Test
     void worldWritableSpoolStopsStartUp() throws Exception
     {
-        final Path dir = Files.createTempDirectory("mailgate-sec");
+        final Path dir = tmp;
         final Path spool = Files.createDirectory(dir.resolve("spool"));
         Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwxrwxrwx"));
         expectExit71(spool, "spool mode 0777");
@@ -38,7 +42,7 @@ class LocalSecurityTest
     @Test
     void symlinkedQueueDirectoryStopsStartUp() throws Exception
     {
-        final Path dir = Files.createTempDirectory("mailgate-sec");
+        final Path dir = tmp;
         final Path spool = Files.createDirectory(dir.resolve("spool"),
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         final Path real = Files.createDirectory(dir.resolve("attacker-queue"),
