@@ -46,6 +46,36 @@ public final class DaemonProcess implements AutoCloseable
         return startOnPort(freePort(), spool, args);
     }
 
+    /** Host name the daemons of {@link #startWithConfig} announce, so replies and Received headers are predictable. */
+    public static final String TEST_HOSTNAME = "mx.example.test";
+
+    /**
+     * Start smtpd with a config file written from "key = value" lines, after smtpd.hostname = TEST_HOSTNAME and
+     * two event loops.
+     *
+     * @param dir         a fresh directory; the spool is dir/NAME/spool, the config dir/NAME/NAME.cf.
+     * @param name        a name for the config file and log files.
+     * @param configLines further "key = value" lines.
+     * @return the running daemon.
+     * @throws IOException if it did not start.
+     */
+    public static DaemonProcess startWithConfig(final Path dir, final String name, final String... configLines)
+        throws IOException
+    {
+        final Path base = dir.resolve(name);
+        Files.createDirectories(base);
+        final Path config = base.resolve(name + ".cf");
+        final StringBuilder sb = new StringBuilder();
+        sb.append("smtpd.hostname = ").append(TEST_HOSTNAME).append('\n');
+        sb.append("smtpd.event-loops = 2\n");
+        for (final String line : configLines)
+        {
+            sb.append(line).append('\n');
+        }
+        Files.writeString(config, sb.toString(), java.nio.charset.StandardCharsets.UTF_8);
+        return start(base.resolve("spool"), "--config", config.toString());
+    }
+
     /**
      * Start a daemon on a given port (a restart after kill -9 reuses the port).
      *

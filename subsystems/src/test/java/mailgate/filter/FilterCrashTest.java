@@ -69,9 +69,7 @@ class FilterCrashTest
         shm = SystemTestSupport.uniqueShmDir();
         final Path rules = tmp.resolve("filter.rules");
         Files.writeString(rules, "body /FORBIDDEN/ REJECT forbidden content\n", StandardCharsets.US_ASCII);
-        daemon = DaemonProcess.startSupervisor(tmp.resolve("spool"),
-            "--set", "ipc.aeron-dir=" + shm.resolve("aeron"),
-            "--set", "ipc.secret-file=" + tmp.resolve("secret"),
+        daemon = SystemTestSupport.startSupervisor(tmp, shm,
             "--set", "filter.rules=" + rules,
             "--set", "smtpd.hard-error-limit=10000",
             "--event-loops", "2");

@@ -51,9 +51,7 @@ class FilterVerdictSystemTest
             "header /^Subject: tag/ ADD-HEADER X-Test-Tag: tagged",
             "attachment-name /\\.exe$/i REJECT executable attachments are not accepted", ""),
             StandardCharsets.US_ASCII);
-        daemon = DaemonProcess.startSupervisor(tmp.resolve("spool"),
-            "--set", "ipc.aeron-dir=" + shm.resolve("aeron"),
-            "--set", "ipc.secret-file=" + tmp.resolve("secret"),
+        daemon = SystemTestSupport.startSupervisor(tmp, shm,
             "--set", "filter.rules=" + rules,
             "--event-loops", "1");
         try (SmtpTestClient client = SmtpTestClient.open(daemon.port(), 15_000))

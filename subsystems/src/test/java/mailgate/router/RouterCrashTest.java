@@ -107,9 +107,7 @@ class RouterCrashTest
         }
         shm = SystemTestSupport.uniqueShmDir();
         final Path tables = SystemTestSupport.standardTables(tmp.resolve("tables"));
-        daemon = DaemonProcess.startSupervisor(tmp.resolve("spool"),
-            "--set", "ipc.aeron-dir=" + shm.resolve("aeron"),
-            "--set", "ipc.secret-file=" + tmp.resolve("secret"),
+        daemon = SystemTestSupport.startSupervisor(tmp, shm,
             "--set", "router.tables=" + tables,
             "--set", "smtpd.hard-error-limit=10000",
             "--event-loops", "2");

@@ -47,9 +47,7 @@ class RouterSystemTest
     {
         shm = SystemTestSupport.uniqueShmDir();
         final Path tables = SystemTestSupport.standardTables(tmp.resolve("tables"));
-        daemon = DaemonProcess.startSupervisor(tmp.resolve("spool"),
-            "--set", "ipc.aeron-dir=" + shm.resolve("aeron"),
-            "--set", "ipc.secret-file=" + tmp.resolve("secret"),
+        daemon = SystemTestSupport.startSupervisor(tmp, shm,
             "--set", "router.tables=" + tables,
             "--event-loops", "2");
         final int port = daemon.port();

@@ -1,5 +1,6 @@
 package mailgate.router;
 
+import mailgate.reactor.DaemonProcess;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.CountersReader;
@@ -35,6 +36,26 @@ public final class SystemTestSupport
 
     private SystemTestSupport()
     {
+    }
+
+    /**
+     * Start the supervisor ("bin/mailgate run") for a test: spool and install secret under tmp, the Aeron directory
+     * under shm (from {@link #uniqueShmDir()}), so tests never share one.
+     *
+     * @param tmp  the test's temporary directory.
+     * @param shm  the test's /dev/shm directory.
+     * @param args further arguments ("--set", "router.tables=...", "--event-loops", "2", ...).
+     * @return the running supervisor.
+     * @throws IOException if it could not start.
+     */
+    public static DaemonProcess startSupervisor(final Path tmp, final Path shm, final String... args)
+        throws IOException
+    {
+        final List<String> all = new ArrayList<>(List.of(
+            "--set", "ipc.aeron-dir=" + shm.resolve("aeron"),
+            "--set", "ipc.secret-file=" + tmp.resolve("secret")));
+        all.addAll(List.of(args));
+        return DaemonProcess.startSupervisor(tmp.resolve("spool"), all.toArray(new String[0]));
     }
 
     /**

@@ -103,9 +103,7 @@ class DriverCrashTest
     {
         shm = SystemTestSupport.uniqueShmDir();
         final Path aeronDir = shm.resolve("aeron");
-        daemon = DaemonProcess.startSupervisor(tmp.resolve("spool"),
-            "--set", "ipc.aeron-dir=" + aeronDir,
-            "--set", "ipc.secret-file=" + tmp.resolve("secret"),
+        daemon = SystemTestSupport.startSupervisor(tmp, shm,
             "--set", "router.tables=" + SystemTestSupport.standardTables(tmp.resolve("tables")),
             "--set", "filter.rules=" + rules(),
             "--set", "smtpd.hard-error-limit=10000",

@@ -3,8 +3,6 @@ package mailgate.reactor.it;
 import mailgate.reactor.DaemonProcess;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -13,7 +11,7 @@ import java.nio.file.Path;
 final class ItDaemons
 {
     /** Host name the test daemons announce, so replies and Received headers are predictable. */
-    static final String HOSTNAME = "mx.example.test";
+    static final String HOSTNAME = DaemonProcess.TEST_HOSTNAME;
 
     private ItDaemons()
     {
@@ -28,18 +26,7 @@ final class ItDaemons
      */
     static DaemonProcess start(final Path dir, final String name, final String... configLines) throws IOException
     {
-        final Path base = dir.resolve(name);
-        Files.createDirectories(base);
-        final Path config = base.resolve(name + ".cf");
-        final StringBuilder sb = new StringBuilder();
-        sb.append("smtpd.hostname = ").append(HOSTNAME).append('\n');
-        sb.append("smtpd.event-loops = 2\n");
-        for (final String line : configLines)
-        {
-            sb.append(line).append('\n');
-        }
-        Files.writeString(config, sb.toString(), StandardCharsets.UTF_8);
-        return DaemonProcess.start(base.resolve("spool"), "--config", config.toString());
+        return DaemonProcess.startWithConfig(dir, name, configLines);
     }
 
     /**

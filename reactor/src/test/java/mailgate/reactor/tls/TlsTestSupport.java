@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class TlsTestSupport
 {
-    static final String HOSTNAME = "mx.example.test";
+    static final String HOSTNAME = DaemonProcess.TEST_HOSTNAME;
 
     private TlsTestSupport()
     {
@@ -42,18 +42,7 @@ final class TlsTestSupport
 
     static DaemonProcess start(final Path dir, final String name, final String... lines) throws IOException
     {
-        final Path base = dir.resolve(name);
-        Files.createDirectories(base);
-        final Path config = base.resolve(name + ".cf");
-        final StringBuilder sb = new StringBuilder();
-        sb.append("smtpd.hostname = ").append(HOSTNAME).append('\n');
-        sb.append("smtpd.event-loops = 2\n");
-        for (final String line : lines)
-        {
-            sb.append(line).append('\n');
-        }
-        Files.writeString(config, sb.toString(), StandardCharsets.UTF_8);
-        return DaemonProcess.start(base.resolve("spool"), "--config", config.toString());
+        return DaemonProcess.startWithConfig(dir, name, lines);
     }
 
     static Path passwordFile(final Path dir, final String... userPasswordPairs) throws IOException
