@@ -30,6 +30,7 @@ import java.net.Socket;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 
@@ -161,9 +162,10 @@ final class HopTls
     private static final class AnyCertificate implements X509TrustManager
     {
         @Override
-        public void checkClientTrusted(final X509Certificate[] chain, final String authType)
+        public void checkClientTrusted(final X509Certificate[] chain, final String authType) throws CertificateException
         {
-            throw new UnsupportedOperationException("client side only");
+            // the handoff is only ever the TLS client: a server-side check here would be a misuse, so refuse it
+            throw new CertificateException("handoff trust manager verifies servers only");
         }
 
         @Override

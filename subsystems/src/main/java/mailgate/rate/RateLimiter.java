@@ -142,14 +142,7 @@ public final class RateLimiter implements AutoCloseable
      */
     public byte[] onConnect(final String clientIp, final long nowMs)
     {
-        final RatePolicy p = policy;
-        final Scratch s = prepare(p, clientIp, null, null);
-        if (null == s)
-        {
-            return null;
-        }
-        final byte[] reply = count(p, s, RateDimension.CONNECTIONS, 1, nowMs);
-        return null != reply ? reply : checkPenalties(p, s, nowMs);
+        return countThenPenalties(RateDimension.CONNECTIONS, clientIp, null, null, nowMs);
     }
 
     /**
@@ -177,14 +170,7 @@ public final class RateLimiter implements AutoCloseable
     public byte[] onMailFrom(
         final String clientIp, final CharSequence senderDomain, final CharSequence user, final long nowMs)
     {
-        final RatePolicy p = policy;
-        final Scratch s = prepare(p, clientIp, senderDomain, user);
-        if (null == s)
-        {
-            return null;
-        }
-        final byte[] reply = count(p, s, RateDimension.MESSAGES, 1, nowMs);
-        return null != reply ? reply : checkPenalties(p, s, nowMs);
+        return countThenPenalties(RateDimension.MESSAGES, clientIp, senderDomain, user, nowMs);
     }
 
     /**
@@ -212,13 +198,24 @@ public final class RateLimiter implements AutoCloseable
     public byte[] onRcptTo(
         final String clientIp, final CharSequence senderDomain, final CharSequence user, final long nowMs)
     {
+        return countThenPenalties(RateDimension.RECIPIENTS, clientIp, senderDomain, user, nowMs);
+    }
+
+    /**
+     * One event that can be refused at once: count it, then the penalty limits (protocol errors, rejected
+     * recipients) that bite at connect, MAIL and RCPT.
+     */
+    private byte[] countThenPenalties(
+        final int dimension, final String clientIp, final CharSequence senderDomain, final CharSequence user,
+        final long nowMs)
+    {
         final RatePolicy p = policy;
         final Scratch s = prepare(p, clientIp, senderDomain, user);
         if (null == s)
         {
             return null;
         }
-        final byte[] reply = count(p, s, RateDimension.RECIPIENTS, 1, nowMs);
+        final byte[] reply = count(p, s, dimension, 1, nowMs);
         return null != reply ? reply : checkPenalties(p, s, nowMs);
     }
 

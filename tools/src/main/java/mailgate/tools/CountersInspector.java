@@ -49,10 +49,6 @@ public final class CountersInspector
     private final PrintStream out;
     private final ViewOptions view = new ViewOptions("counters");
     private Path spool = Path.of(SpoolInspector.DEFAULT_SPOOL);
-    private boolean watch;
-    private boolean json;
-    private long intervalMs = -1;
-    private long count = -1;
 
     private CountersInspector(final PrintStream out)
     {
@@ -94,10 +90,6 @@ public final class CountersInspector
             }
         }
         view.finish();
-        json = view.json;
-        watch = view.watch;
-        intervalMs = view.intervalMs;
-        count = view.count;
     }
 
     private int inspect() throws InspectException
@@ -106,13 +98,13 @@ public final class CountersInspector
         final StatusFileReader[] reader = {StatusFileReader.open(file)};
         try
         {
-            if (!watch)
+            if (!view.watch)
             {
                 print(reader[0], sample(reader[0]), null, null);
                 return InspectMain.EXIT_OK;
             }
             final Sample[] previous = {null};
-            WatchLoop.run(out, json, intervalMs, count, (frame) ->
+            WatchLoop.run(out, view.json, view.intervalMs, view.count, (frame) ->
             {
                 String note = null;
                 if (frame > 0 && reader[0].isReplaced())
@@ -191,7 +183,7 @@ public final class CountersInspector
                 previousSums.put(row.id, row.value);
             }
         }
-        if (json)
+        if (view.json)
         {
             printJson(reader, sample, note, elapsedS, previousValues, previousSums);
         }

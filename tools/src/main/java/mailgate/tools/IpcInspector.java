@@ -54,10 +54,6 @@ public final class IpcInspector
     private final PrintStream out;
     private final ViewOptions view = new ViewOptions("ipc");
     private Path aeronDir = IpcChannels.defaultAeronDir();
-    private boolean watch;
-    private boolean json;
-    private long intervalMs = -1;
-    private long count = -1;
     private IpcSnapshot previous;
     private String driverRole;
 
@@ -101,20 +97,16 @@ public final class IpcInspector
             }
         }
         view.finish();
-        json = view.json;
-        watch = view.watch;
-        intervalMs = view.intervalMs;
-        count = view.count;
     }
 
     private int inspect() throws InspectException
     {
-        if (!watch)
+        if (!view.watch)
         {
             frame();
             return InspectMain.EXIT_OK;
         }
-        WatchLoop.run(out, json, intervalMs, count, (frame) ->
+        WatchLoop.run(out, view.json, view.intervalMs, view.count, (frame) ->
         {
             try
             {
@@ -127,7 +119,7 @@ public final class IpcInspector
                     throw ex;
                 }
                 previous = null;
-                out.println(json ? "{\"error\":" + Json.string(new StringBuilder(), ex.getMessage()) + "}" :
+                out.println(view.json ? "{\"error\":" + Json.string(new StringBuilder(), ex.getMessage()) + "}" :
                     Instant.now() + " - " + ex.getMessage());
             }
         });
@@ -149,7 +141,7 @@ public final class IpcInspector
                 }
             }
             final ProcessLiveness.State state = reader.processState();
-            if (json)
+            if (view.json)
             {
                 printJson(reader, state, snapshot);
             }
