@@ -41,7 +41,7 @@ class HandoffDeliveryTest
         {
             final String id = HandoffFixture.nextId();
             final byte[] m = HandoffFixture.message(id, HandoffFixture.trickyBody());
-            f.write(id, m, "a@example.com", List.of("b@example.com"), 1795613336686L);
+            f.write(id, m, "a@example.com", List.of("b@example.com"), System.currentTimeMillis());
             ids.add(id);
             messages.add(m);
         }

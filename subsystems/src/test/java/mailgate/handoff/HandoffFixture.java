@@ -65,7 +65,8 @@ final class HandoffFixture
 
     String write(final byte[] message, final String sender, final List<String> recipients) throws IOException
     {
-        return write(nextId(), message, sender, recipients, 1795613336686L);
+        // arrival now: a fixed date would expire under handoff.max-age (5d) a few days after it was written
+        return write(nextId(), message, sender, recipients, System.currentTimeMillis());
     }
 
     String write(final String id, final byte[] message, final String sender, final List<String> recipients,

@@ -174,10 +174,25 @@ class IpcSecurityTest
 
         // the rogue joins beside the real router: it answers every question with ACCEPT, on its own session
         final Process rogue = startRouter("rogue", aeronDir, rogueSecret, rogueTables);
-        final long droppedBefore = smtpdCounter(spool, IPC_REPLIES_DROPPED);
+        final long droppedBefore;
         try (SmtpTestClient smtp = SmtpTestClient.open(port, 15_000))
         {
             assertTrue(smtp.command("MAIL FROM:<a@good.test>").startsWith("250"));
+            // "router ready" means attached to the driver, not that the rogue's images of this loop's request
+            // publication and of its own reply publication are joined yet: until they are, it hears nothing
+            // (its wrong challenge responses count as dropped too, so one drop is not proof: five in a row are)
+            await("the rogue hears this loop's questions").atMost(Duration.ofSeconds(15))
+                .pollInterval(Duration.ofMillis(20)).until(() ->
+                {
+                    final long before = smtpdCounter(spool, IPC_REPLIES_DROPPED);
+                    for (int i = 0; i < 5; i++)
+                    {
+                        final String reply = smtp.command("RCPT TO:<warmup@remote.test>");
+                        assertTrue(reply.startsWith("554 5.7.1"), "the real router's answer, not the rogue's: " + reply);
+                    }
+                    return smtpdCounter(spool, IPC_REPLIES_DROPPED) - before >= 5;
+                });
+            droppedBefore = smtpdCounter(spool, IPC_REPLIES_DROPPED);
             for (int i = 0; i < 50; i++)
             {
                 final String reply = smtp.command("RCPT TO:<x" + i + "@remote.test>");
