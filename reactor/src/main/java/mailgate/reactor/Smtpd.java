@@ -86,7 +86,8 @@ public final class Smtpd implements AutoCloseable
             config.getLong(SmtpdConfig.GREET_PAUSE),
             config.getLong(SmtpdConfig.POLICY_TIMEOUT),
             config.<BareLfMode>get(SmtpdConfig.BARE_LF));
-        this.spool = new Spool(Path.of(config.<String>get(SmtpdConfig.SPOOL)), config.getInt(SmtpdConfig.SYNC_THREADS));
+        this.spool = new Spool(Path.of(config.<String>get(SmtpdConfig.SPOOL)), config.getInt(SmtpdConfig.SYNC_THREADS),
+            config.<Spool.SyncMode>get(SmtpdConfig.SYNC));
         final Path statusDir = RendezvousDirectory.ensure(spool.root().resolve("run"), "status");
         this.statusFile = StatusFile.create(statusDir.resolve(StatusFile.FILE_NAME), StatusFile.DEFAULT_VALUES_LENGTH);
         final CountersManager countersManager = statusFile.newCountersManager();

@@ -83,6 +83,7 @@ public final class SmtpdConfig
     public static final String RECEIVE_BUFFER = "smtpd.receive-buffer";
     public static final String SEND_BUFFER = "smtpd.send-buffer";
     public static final String SYNC_THREADS = "spool.sync-threads";
+    public static final String SYNC = "spool.sync";
     public static final String MAILLOG = "maillog.file";
     public static final String ROUTER_MODE = "router.mode";
     public static final String ROUTER_TABLES = "router.tables";
@@ -146,7 +147,10 @@ public final class SmtpdConfig
             SmtpdConfig::idleStrategy),
         new Key(RECEIVE_BUFFER, "8k", "input buffer per connection (at least 1k)", (v) -> (int)sizeIn(v, 1024, 1 << 24)),
         new Key(SEND_BUFFER, "4k", "reply buffer per connection (at least 2k)", (v) -> (int)sizeIn(v, 2048, 1 << 24)),
-        new Key(SYNC_THREADS, "8", "threads issuing fsyncs of one group commit concurrently",
+        new Key(SYNC, "auto", "how a group commit is made durable: syncfs (one syncfs(2) of the spool's file " +
+            "system per batch; Linux 5.8+), fsync (every file and queue/), or auto (syncfs where usable)",
+            SmtpdConfig::syncMode),
+        new Key(SYNC_THREADS, "8", "threads issuing fsyncs of one group commit concurrently (spool.sync = fsync)",
             (v) -> intIn(v, 1, 256)),
         new Key(MAILLOG, "-", "maillog destination: - for standard output, else a file appended to", (v) -> v),
         new Key(ROUTER_MODE, "off", "off: accept every sender and recipient; aeron: ask the router process over " +
@@ -465,6 +469,12 @@ public final class SmtpdConfig
             default:
                 throw new IllegalArgumentException("'" + value + "' is not normalize or reject");
         }
+    }
+
+    static Object syncMode(final String value)
+    {
+        return mailgate.reactor.spool.Spool.SyncMode.valueOf(
+            ((String)oneOf(value, "auto", "syncfs", "fsync")).toUpperCase(Locale.ROOT));
     }
 
     static Object yesNo(final String value)

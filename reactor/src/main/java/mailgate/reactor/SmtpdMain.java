@@ -92,7 +92,8 @@ public final class SmtpdMain
         awaitSubsystems(subsystemsProven);
         System.err.println("mailgate smtpd listening on " + Smtpd.describe(smtpd.boundAddress()) +
             (null != smtpd.tlsBoundAddress() ? " and " + Smtpd.describe(smtpd.tlsBoundAddress()) + " (implicit TLS)" : "") +
-            " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ")");
+            " (pid " + ProcessHandle.current().pid() + ", spool " + smtpd.spool().root() + ", group commit by " +
+            smtpd.spool().syncMethod() + ")");
         try
         {
             stopped.await();

@@ -55,6 +55,17 @@ class SmtpdConfigTest
     }
 
     @Test
+    void spoolSyncTakesAutoSyncfsOrFsync() throws Exception
+    {
+        assertEquals(mailgate.reactor.spool.Spool.SyncMode.AUTO, new SmtpdConfig().get(SmtpdConfig.SYNC));
+        assertEquals(mailgate.reactor.spool.Spool.SyncMode.FSYNC,
+            new SmtpdConfig().load(write("spool.sync = fsync\n")).get(SmtpdConfig.SYNC));
+        final Path file = write("spool.sync = sometimes\n");
+        assertEquals(file + ":1: spool.sync: 'sometimes' is not one of auto, syncfs, fsync",
+            assertThrows(ConfigException.class, () -> new SmtpdConfig().load(file)).getMessage());
+    }
+
+    @Test
     void durationWithoutUnitIsRefused() throws Exception
     {
         final Path file = write("smtpd.data-timeout = 300\n");

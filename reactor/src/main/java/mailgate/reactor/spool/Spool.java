@@ -3,8 +3,9 @@
  * The spool: tmp/ for messages being received, queue/ for accepted ones, the delivery side's input.
  *
  * DESCRIPTION
- * A message is written to tmp/ID, fsync'd, renamed to queue/ID, and the queue directory fsync'd before
- * its 250 goes out (see SpoolSyncer for the group commit). At start, whatever is left in tmp/ belongs to
+ * A message is written to tmp/ID, renamed to queue/ID and made durable with the rest of its batch before
+ * its 250 goes out: by one syncfs of the spool's file system, or by an fsync of every file and of queue/
+ * (spool.sync; see SpoolSyncer for the group commit). At start, whatever is left in tmp/ belongs to
  * messages whose client never got a 250 and is removed.
  *
  * SECURITY
@@ -45,6 +46,7 @@ public final class Spool implements AutoCloseable
     private final FileChannel queueDirChannel;
     private final FileChannel lockChannel;
     private final SpoolSyncer syncer;
+    private final FileSystemSync fileSystemSync;
     private final int recoveredTmpFiles;
     private final List<String> corruptFiles = new ArrayList<>();
 
@@ -55,6 +57,18 @@ public final class Spool implements AutoCloseable
      * @param syncThreads threads that issue fsyncs concurrently (their journal commits are shared).
      */
     public Spool(final Path root, final int syncThreads)
+    {
+        this(root, syncThreads, SyncMode.AUTO);
+    }
+
+    /**
+     * Open (creating as needed) the spool under root and clean tmp/.
+     *
+     * @param root        spool root.
+     * @param syncThreads threads that issue fsyncs concurrently in fsync mode.
+     * @param syncMode    how a group commit is made durable.
+     */
+    public Spool(final Path root, final int syncThreads, final SyncMode syncMode)
     {
         this.root = RendezvousDirectory.ensure(root, "spool");
         this.tmpDir = RendezvousDirectory.ensure(this.root.resolve("tmp"), "spool tmp");
@@ -76,12 +90,48 @@ public final class Spool implements AutoCloseable
             final Path corrupt = RendezvousDirectory.ensure(this.root.resolve("corrupt"), "spool corrupt");
             corruptFiles.addAll(SpoolVerifier.verifyAll(queueDir, corrupt));
             corruptFiles.addAll(SpoolVerifier.verifyAll(quarantineDir, corrupt));
+            this.fileSystemSync = SyncMode.FSYNC == syncMode ? null :
+                FileSystemSync.openIfUsable(this.root, tmpDir, queueDir, quarantineDir);
         }
         catch (final IOException ex)
         {
             throw new UncheckedIOException("spool " + this.root + ": " + ex.getMessage(), ex);
         }
-        this.syncer = new SpoolSyncer(this, syncThreads);
+        if (SyncMode.SYNCFS == syncMode && null == fileSystemSync)
+        {
+            throw new IllegalStateException("spool " + this.root + ": spool.sync = syncfs needs Linux 5.8 or later " +
+                "and tmp/, queue/ and quarantine/ on one file system; use auto or fsync");
+        }
+        this.syncer = new SpoolSyncer(this, null == fileSystemSync ? syncThreads : 1);
+    }
+
+    /**
+     * How a group commit is made durable (spool.sync).
+     */
+    public enum SyncMode
+    {
+        /** syncfs where usable, else fsync. */
+        AUTO,
+        /** One syncfs of the spool's file system per batch; refuse to start where it is not usable. */
+        SYNCFS,
+        /** An fsync of every file and of queue/ per batch, issued concurrently. */
+        FSYNC
+    }
+
+    /**
+     * @return "syncfs" or "fsync": what a group commit does here.
+     */
+    public String syncMethod()
+    {
+        return null == fileSystemSync ? "fsync" : "syncfs";
+    }
+
+    /**
+     * @return the file-system sync, or null in fsync mode.
+     */
+    FileSystemSync fileSystemSync()
+    {
+        return fileSystemSync;
     }
 
     public Path root()
@@ -200,6 +250,10 @@ public final class Spool implements AutoCloseable
     public void close()
     {
         syncer.close();
+        if (null != fileSystemSync)
+        {
+            fileSystemSync.close();
+        }
         try
         {
             queueDirChannel.close();

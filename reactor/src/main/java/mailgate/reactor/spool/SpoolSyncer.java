@@ -3,11 +3,11 @@
  * Group commit for the spool: one agent makes finished messages durable in batches.
  *
  * DESCRIPTION
- * Event loops submit finished tmp files. The agent takes all that have arrived as one batch, fsyncs
- * their data concurrently on a small pool (a journalled ext4 folds concurrent fsyncs into one commit, so a
- * batch costs about one disk flush, not one per file; without a journal they only overlap), renames each into
- * queue/, fsyncs queue/ once for
- * the whole batch, and only then hands every file back to its loop, which sends the 250. While one batch
+ * Event loops submit finished tmp files. The agent takes all that have arrived as one batch, renames each
+ * into queue/, makes the batch durable, and only then hands every file back to its loop, which sends the 250.
+ * Durable means one syncfs of the spool's file system (FileSystemSync: one disk flush per batch on any file
+ * system), or in fsync mode every file's fsync and one of queue/, issued concurrently on a small pool (a
+ * journalled ext4 folds them into one commit; without a journal each flushes on its own). While one batch
  * is on disk the next one gathers, so the batch size grows with the load and the disk's flush rate
  * stops being the message rate.
  *
@@ -196,6 +196,20 @@ public final class SpoolSyncer implements Agent, AutoCloseable
     {
         final int count = batch.size();
         IOException dirFailure = null;
+        final FileSystemSync fileSystemSync = spool.fileSystemSync();
+        if (null != fileSystemSync)
+        {
+            try
+            {
+                // tmp/ and queue/ are on this file system (checked at open): files, renames and directories at once
+                fileSystemSync.sync();
+            }
+            catch (final IOException ex)
+            {
+                dirFailure = ex;
+            }
+            return dirFailure;
+        }
         if (null == fsyncPool)
         {
             for (int i = 0; i < count; i++)

@@ -46,7 +46,13 @@ final class SessionHarness implements SessionHost, AutoCloseable
 
     SessionHarness(final Path spoolDir, final SmtpSettings settings, final SmtpPolicy policy)
     {
-        spool = new Spool(spoolDir, 2);
+        this(spoolDir, settings, policy, Spool.SyncMode.AUTO);
+    }
+
+    SessionHarness(final Path spoolDir, final SmtpSettings settings, final SmtpPolicy policy,
+        final Spool.SyncMode syncMode)
+    {
+        spool = new Spool(spoolDir, 2, syncMode);
         spool.syncer().start();
         final SessionServices services = new SessionServices(settings, policy, spool, completions, counters, mailLog, 0, () -> { });
         session = new SmtpSession(services, out, this, "192.0.2.7", 40000);
