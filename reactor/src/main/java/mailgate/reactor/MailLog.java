@@ -14,6 +14,7 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.BufferedOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +38,8 @@ public final class MailLog implements Agent, AutoCloseable
      */
     public MailLog(final OutputStream out, final String role)
     {
-        this.out = new PrintStream(out, false, StandardCharsets.UTF_8);
+        // buffered: a drained batch of lines goes out in one write, not a write per line (flushed every batch)
+        this.out = new PrintStream(new BufferedOutputStream(out, 64 * 1024), false, StandardCharsets.UTF_8);
         this.prefix = " mailgate/" + role + "[" + ProcessHandle.current().pid() + "]: ";
     }
 
