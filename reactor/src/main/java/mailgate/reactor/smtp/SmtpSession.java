@@ -1178,16 +1178,7 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
             {
                 case D_MID:
                 {
-                    int i = position;
-                    while (i < end)
-                    {
-                        final byte b = in.getByte(i);
-                        if ('\r' == b || '\n' == b)
-                        {
-                            break;
-                        }
-                        i++;
-                    }
+                    final int i = Ascii.indexOfLineEnd(in, position, end);
                     emit(in, position, i - position);
                     lineLength += i - position;
                     position = i;
