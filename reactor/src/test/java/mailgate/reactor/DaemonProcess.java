@@ -123,6 +123,21 @@ public final class DaemonProcess implements AutoCloseable
     }
 
     /**
+     * Start the supervisor with extra JVM flags after the defaults (a later -Xmx or -D overrides an earlier one).
+     *
+     * @param spool    spool root.
+     * @param jvmFlags flags for the supervisor's JVM, which its children inherit.
+     * @param args     extra arguments.
+     * @return the running supervisor.
+     * @throws IOException if it could not start.
+     */
+    public static DaemonProcess startSupervisorWithJvmFlags(final Path spool, final List<String> jvmFlags,
+        final String... args) throws IOException
+    {
+        return launch(List.of(), jvmFlags, "mailgate.supervisor.SupervisorMain", "127.0.0.1", freePort(), spool, args);
+    }
+
+    /**
      * Start the supervisor under a launcher, e.g. {@code ip netns exec NS} to run a whole node in a network
      * namespace (the launcher must exec the JVM, so this process is the supervisor), listening on host:port.
      *

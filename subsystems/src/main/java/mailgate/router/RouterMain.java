@@ -16,6 +16,7 @@
 package mailgate.router;
 
 import mailgate.ipc.ChallengeResponder;
+import mailgate.ipc.DeepeningIdleStrategy;
 import mailgate.ipc.DriverConnection;
 import mailgate.ipc.FileReloader;
 import mailgate.ipc.InstallSecret;
@@ -96,8 +97,11 @@ public final class RouterMain
                 }
             }).startWithSighup();
         final AgentRunner runner = new AgentRunner(
-            // park at most 100 us: an idle router answers a lone RCPT in ~0.1 ms, not ~1 ms (benchmarks/JMH.md)
-            new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(50), TimeUnit.MICROSECONDS.toNanos(100)),
+            // park at most 100 us: an idle router answers a lone RCPT in ~0.1 ms, not ~1 ms (benchmarks/JMH.md);
+            // after a second without questions, 1 ms parks (6.4% of a core idle otherwise)
+            new DeepeningIdleStrategy(
+                new BackoffIdleStrategy(64, 16, TimeUnit.MICROSECONDS.toNanos(50), TimeUnit.MICROSECONDS.toNanos(100)),
+                TimeUnit.SECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)),
             (t) -> System.err.println("mailgate router: " + t), null, agent);
         AgentRunner.startOnThread(runner);
         final boolean attached = connection.awaitAttached(READY_WAIT_MS);

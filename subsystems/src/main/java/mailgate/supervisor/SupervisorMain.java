@@ -5,7 +5,8 @@
  * child that dies (with backoff), and stops all on SIGTERM (the driver last).
  *
  * DESCRIPTION
- * Children run the same JVM with the same flags and class path, stay in the supervisor's process group,
+ * Children run the same JVM with the same flags and class path except the heap (RoleMemory: smtpd gets the
+ * pre-touched heap bin/mailgate chose, the other roles small ones), stay in the supervisor's process group,
  * and carry their role on the command line (-Dmailgate.role=router, as ps shows Postfix's roles). Their
  * output is the supervisor's output. Options are passed through to every child unchanged; smtpd gets
  * router.mode=aeron and filter.mode=aeron added. A child that ran longer than a minute restarts after the
@@ -277,12 +278,18 @@ public final class SupervisorMain
             this.healthyAfterMs = healthyAfterMs;
             command.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            for (final String jvmArg : ManagementFactory.getRuntimeMXBean().getInputArguments())
+            final List<String> inherited = ManagementFactory.getRuntimeMXBean().getInputArguments();
+            final List<String> memory = RoleMemory.flags(role, System.getProperties());
+            for (final String jvmArg : inherited)
             {
-                if (!jvmArg.startsWith("-Dmailgate.role="))
+                if (!jvmArg.startsWith("-Dmailgate.role=") && (null == memory || !RoleMemory.isMemoryFlag(jvmArg)))
                 {
                     command.add(jvmArg);
                 }
+            }
+            if (null != memory)
+            {
+                command.addAll(memory);
             }
             if (!command.contains("-XX:+ExitOnOutOfMemoryError"))
             {
