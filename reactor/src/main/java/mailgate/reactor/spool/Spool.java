@@ -47,6 +47,7 @@ public final class Spool implements AutoCloseable
     private final FileChannel lockChannel;
     private final SpoolSyncer syncer;
     private final FileSystemSync fileSystemSync;
+    private volatile long syncErrors;
     private final int recoveredTmpFiles;
     private final List<String> corruptFiles = new ArrayList<>();
 
@@ -177,6 +178,29 @@ public final class Spool implements AutoCloseable
     public List<String> corruptFiles()
     {
         return corruptFiles;
+    }
+
+    /**
+     * @return how many group commits have failed so far (files remember it when opened).
+     */
+    long syncErrors()
+    {
+        return syncErrors;
+    }
+
+    /** Syncer thread: a group commit failed. */
+    void onSyncError()
+    {
+        syncErrors++;
+    }
+
+    /**
+     * @param quarantine also check quarantine/.
+     * @return false when the directories can no longer be written (the file system went read-only).
+     */
+    boolean stillWritable(final boolean quarantine)
+    {
+        return Files.isWritable(queueDir) && (!quarantine || Files.isWritable(quarantineDir));
     }
 
     /**

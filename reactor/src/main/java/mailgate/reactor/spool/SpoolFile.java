@@ -42,6 +42,7 @@ public final class SpoolFile
     private boolean moved;
     private long commitStartNs;
     private long durableNs;
+    private long syncErrorsAtOpen;
 
     /**
      * @param spool       the spool it belongs to.
@@ -82,6 +83,7 @@ public final class SpoolFile
         this.messageStart = envelope.remaining();
         this.quarantined = false;
         this.crcFieldPosition = crcFieldOffset;
+        this.syncErrorsAtOpen = spool.syncErrors();
         try
         {
             channel = FileChannel.open(tmpPath, CREATE, Spool.FILE_MODE);
@@ -234,6 +236,16 @@ public final class SpoolFile
             }
         }
         moved = false;
+    }
+
+    /**
+     * @param syncErrors the spool's count of reported sync errors now.
+     * @return true when a sync error was reported after this file was opened: its write-back may have been the
+     *         one that failed, and syncfs reports each error once, to whichever batch asked first.
+     */
+    boolean openedBeforeSyncError(final long syncErrors)
+    {
+        return syncErrors != syncErrorsAtOpen;
     }
 
     /** Syncer thread: the queue directory fsync failed after the rename. */
