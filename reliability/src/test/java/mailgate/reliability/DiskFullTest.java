@@ -107,9 +107,7 @@ class DiskFullTest
                 final Set<String> stored = new HashSet<>();
                 for (final Path file : files)
                 {
-                    final String text = Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1);
-                    final int at = text.indexOf("Subject: ");
-                    stored.add(text.substring(at + 9, text.indexOf("\r\n", at)));
+                    stored.add(Reliability.subject(file));
                 }
                 for (final String id : ids)
                 {

@@ -24,6 +24,18 @@ final class Reliability
     }
 
     /**
+     * @param queueFile a spool file whose message the test sent with a "Subject: ID" header.
+     * @return that ID: which message the file holds.
+     * @throws IOException if it cannot be read.
+     */
+    static String subject(final Path queueFile) throws IOException
+    {
+        final String text = Files.readString(queueFile, StandardCharsets.ISO_8859_1);
+        final int at = text.indexOf("Subject: ");
+        return text.substring(at + 9, text.indexOf("\r\n", at));
+    }
+
+    /**
      * Record one figure: to stdout (surefire report) and to target/reliability-figures.txt.
      *
      * @param text the figure.

@@ -251,9 +251,7 @@ class WritebackErrorTest
             {
                 if (SpoolVerifier.isComplete(file))
                 {
-                    final String text = Files.readString(file, StandardCharsets.ISO_8859_1);
-                    final int at = text.indexOf("Subject: ");
-                    ids.add(text.substring(at + 9, text.indexOf("\r\n", at)));
+                    ids.add(Reliability.subject(file));
                 }
             }
         }
