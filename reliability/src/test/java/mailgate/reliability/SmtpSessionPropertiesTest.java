@@ -127,6 +127,38 @@ class SmtpSessionPropertiesTest
         ROUND_TRIPS.incrementAndGet();
     }
 
+    @Provide
+    Arbitrary<List<byte[]>> messageLinesWithBareCr()
+    {
+        // as messageLines, plus bare CRs (data, never a line end), also right before the line's CR LF
+        final Arbitrary<Byte> octet = Arbitraries.oneOf(
+            Arbitraries.bytes().filter((b) -> '\r' != b && '\n' != b),
+            Arbitraries.of((byte) '.', (byte) '.', (byte) '\r', (byte) ' '));
+        final Arbitrary<byte[]> line = Arbitraries.oneOf(
+            octet.array(byte[].class).ofMaxSize(300),
+            octet.array(byte[].class).ofMaxSize(3),
+            Arbitraries.of(new byte[0], ".".getBytes(), "..".getBytes(), ".\r".getBytes(), "\r".getBytes()));
+        return line.list().ofMaxSize(60);
+    }
+
+    @Property
+    void dotStuffedMessageCutAnywhereComesOutIdentical(
+        @ForAll("messageLinesWithBareCr") final List<byte[]> lines,
+        @ForAll @Size(max = 12) final List<@IntRange(min = 0, max = 20000) Integer> cuts) throws IOException
+    {
+        driver.clearQueue();
+        final SessionDriver.Session session = driver.open();
+        session.send(ENVELOPE + "DATA\r\n");
+        final byte[] stuffed = stuff(lines);
+        final String reply = session.sendSplit(stuffed, cuts.stream().mapToInt((c) -> c % (stuffed.length + 1)).toArray());
+        assertTrue(reply.startsWith("250 2.0.0 Ok: queued"), reply);
+        final List<Path> files = driver.queued();
+        assertEquals(1, files.size());
+        assertTrue(SessionDriver.holdsMessage(files.get(0), join(lines)), "message changed in the spool");
+        ROUND_TRIPS.incrementAndGet();
+        SPLITS.incrementAndGet();
+    }
+
     private static String stripEhlo(final String replies)
     {
         return replies.replaceAll("(?m)^250[- ](mx\\.test|[A-Z0-9 ]+)\\r\\n", "").replaceFirst("^220 [^\\r]*\\r\\n", "");

@@ -194,7 +194,8 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
         this.host = host;
         this.clientAddress = clientAddress;
         this.clientPort = clientPort;
-        this.spoolFile = new SpoolFile(services.spool, services.spoolCompletions, this, services.completionSignal);
+        this.spoolFile = new SpoolFile(
+            services.spool, services.spoolCompletions, this, services.completionSignal, services.spoolWriteBuffers);
     }
 
     /**
@@ -1178,8 +1179,23 @@ public final class SmtpSession implements PolicyAnswerListener, SpoolCommitListe
             {
                 case D_MID:
                 {
-                    final int i = Ascii.indexOfLineEnd(in, position, end);
-                    emit(in, position, i - position);
+                    // ordinary lines (CR LF, the next one not starting with a dot) go out verbatim: one emit for
+                    // the run instead of a state change per byte of each line end (case c: ~1,300 lines a message)
+                    final int runStart = position;
+                    int i = Ascii.indexOfLineEnd(in, position, end);
+                    while (i + 2 < end &&
+                        '\r' == in.getByte(i) && '\n' == in.getByte(i + 1) && '.' != in.getByte(i + 2))
+                    {
+                        if (lineLength + (i - position) > SmtpSettings.MAX_TEXT_LINE - 2)
+                        {
+                            lineTooLong = true;
+                        }
+                        lineLength = 0;
+                        properLineStart = true;
+                        position = i + 2;
+                        i = Ascii.indexOfLineEnd(in, position, end);
+                    }
+                    emit(in, runStart, i - runStart);
                     lineLength += i - position;
                     position = i;
                     if (position < end)
