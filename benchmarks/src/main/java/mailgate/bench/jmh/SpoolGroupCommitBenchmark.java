@@ -3,6 +3,7 @@ package mailgate.bench.jmh;
 import mailgate.reactor.spool.Spool;
 import mailgate.reactor.spool.SpoolFile;
 import mailgate.reactor.spool.SpoolFormat;
+import mailgate.reactor.spool.SpoolWriteBuffers;
 import org.agrona.BufferUtil;
 import org.agrona.ExpandableDirectByteBuffer;
 import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
@@ -198,7 +199,7 @@ public class SpoolGroupCommitBenchmark
             spool.syncer().start();
             for (int i = 0; i < writers; i++)
             {
-                start(new SpoolFile(spool, completions, (file) -> {}, () -> {}));
+                start(new SpoolFile(spool, completions, (file) -> {}, () -> {}, new SpoolWriteBuffers(1)));
             }
         }
 

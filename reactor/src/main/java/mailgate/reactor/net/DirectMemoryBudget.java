@@ -12,9 +12,9 @@ import java.util.concurrent.ForkJoinPool;
  * Why ask instead of catching the failure: when a reservation fails the JDK runs a GC and retries with sleeps for
  * about half a second before it throws, and that would stall an event loop and every connection on it once per
  * refused client (MemoryLimitsTest: 174 refusals took 90 s). Reading the pool's counter is one volatile read.
- * One budget per event loop (not thread-safe).
+ * One budget per user on a loop (not thread-safe).
  */
-final class DirectMemoryBudget
+public final class DirectMemoryBudget
 {
     /** Left for everything else that needs direct memory later (TLS engines, IPC, spool scratch). */
     private static final long HEADROOM = 256 * 1024;
@@ -26,7 +26,7 @@ final class DirectMemoryBudget
     private final long limit;
     private long lastReclaimNs = System.nanoTime() - RECLAIM_INTERVAL_NS;
 
-    DirectMemoryBudget()
+    public DirectMemoryBudget()
     {
         BufferPoolMXBean direct = null;
         for (final BufferPoolMXBean candidate : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class))
@@ -44,7 +44,7 @@ final class DirectMemoryBudget
      * @param bytes about to be allocated.
      * @return false when the allocation would leave less than the headroom.
      */
-    boolean hasRoomFor(final long bytes)
+    public boolean hasRoomFor(final long bytes)
     {
         return null == pool || pool.getMemoryUsed() + bytes + HEADROOM <= limit;
     }

@@ -5,6 +5,7 @@ import mailgate.reactor.policy.SmtpPolicy;
 import mailgate.reactor.spool.Spool;
 import mailgate.reactor.spool.SpoolFile;
 import mailgate.reactor.spool.SpoolFormat;
+import mailgate.reactor.spool.SpoolWriteBuffers;
 import mailgate.reactor.status.LoopCounters;
 import mailgate.reactor.tls.TlsCounters;
 import org.agrona.BufferUtil;
@@ -23,6 +24,8 @@ public final class SessionServices
 {
     /** Bytes of message data gathered before a spool write. */
     public static final int SCRATCH_LENGTH = 64 * 1024;
+    /** Messages of one loop gathered in a write buffer at once (2 MiB); more than that write through. */
+    public static final int SPOOL_WRITE_BUFFERS = 32;
 
     final SmtpSettings settings;
     final SmtpPolicy policy;
@@ -36,6 +39,7 @@ public final class SessionServices
     final UnsafeBuffer scratchView = new UnsafeBuffer(scratch);
     final ExpandableDirectByteBuffer envelopeBuffer = new ExpandableDirectByteBuffer(4096);
     final SpoolFormat spoolFormat = new SpoolFormat(envelopeBuffer);
+    final SpoolWriteBuffers spoolWriteBuffers = new SpoolWriteBuffers(SPOOL_WRITE_BUFFERS);
     final ManyToOneConcurrentArrayQueue<Runnable> inbox = new ManyToOneConcurrentArrayQueue<>(1024);
     Authenticator authenticator;
     TlsCounters tlsCounters = TlsCounters.unattached();

@@ -13,8 +13,10 @@ import java.util.Queue;
 import java.util.zip.CRC32C;
 
 /**
- * One message on its way into the spool: written in tmp/, made durable and renamed into queue/ by the
- * {@link SpoolSyncer}. One instance per session, reused message after message.
+ * One message on its way into the spool: written in tmp/, renamed into queue/ (by the loop at commit with
+ * syncfs, by the syncer with fsync) and made durable by the {@link SpoolSyncer}. One instance per session, reused
+ * message after message. While a loop buffer is free ({@link SpoolWriteBuffers}) the file is gathered in it and
+ * written in whole 64 KiB pieces; the last piece goes out at {@link #finish()}, before the commit.
  * <p>
  * Written by the event loop thread until {@link #commit()}, then owned by the syncer thread until it hands
  * the file back through the loop's completion queue (the queues give the happens-before edges).
@@ -28,11 +30,14 @@ public final class SpoolFile
     private final Queue<SpoolFile> completions;
     private final SpoolCommitListener listener;
     private final Runnable completionSignal;
+    private final SpoolWriteBuffers writeBuffers;
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer patch = ByteBuffer.allocate(SpoolFormat.SIZE_DIGITS);
     private String id;
     private Path tmpPath;
     private FileChannel channel;
+    private ByteBuffer pending;
+    private long written;
     private long messageSize;
     private long sizeFieldPosition;
     private long crcFieldPosition;
@@ -49,13 +54,16 @@ public final class SpoolFile
      * @param completions where the syncer puts it back when it is durable (or failed).
      * @param listener    told on the loop thread once it is back.
      * @param completionSignal run by the syncer after putting it back (wakes a sleeping loop).
+     * @param writeBuffers     the loop's write buffers.
      */
     public SpoolFile(
         final Spool spool,
         final Queue<SpoolFile> completions,
         final SpoolCommitListener listener,
-        final Runnable completionSignal)
+        final Runnable completionSignal,
+        final SpoolWriteBuffers writeBuffers)
     {
+        this.writeBuffers = writeBuffers;
         this.completionSignal = completionSignal;
         this.spool = spool;
         this.completions = completions;
@@ -84,10 +92,24 @@ public final class SpoolFile
         this.quarantined = false;
         this.crcFieldPosition = crcFieldOffset;
         this.syncErrorsAtOpen = spool.syncErrors();
+        this.written = 0;
         try
         {
             channel = FileChannel.open(tmpPath, CREATE, Spool.FILE_MODE);
-            writeFully(envelope);
+            if (null == pending)
+            {
+                pending = writeBuffers.take();
+            }
+            if (null != pending && envelope.remaining() <= pending.capacity())
+            {
+                pending.clear();
+                pending.put(envelope);
+            }
+            else
+            {
+                releaseBuffer();
+                writeFully(envelope);
+            }
             return true;
         }
         catch (final IOException ex)
@@ -117,7 +139,22 @@ public final class SpoolFile
         messageSize += length;
         try
         {
-            writeFully(src);
+            if (null == pending)
+            {
+                writeFully(src);
+                return;
+            }
+            final int limit = src.limit();
+            while (src.hasRemaining())
+            {
+                src.limit(src.position() + Math.min(src.remaining(), pending.remaining()));
+                pending.put(src);
+                src.limit(limit);
+                if (!pending.hasRemaining())
+                {
+                    writePending();
+                }
+            }
         }
         catch (final IOException ex)
         {
@@ -138,6 +175,24 @@ public final class SpoolFile
         }
         try
         {
+            if (null != pending && 0 == written)
+            {
+                // the envelope is still in the buffer: patch it there, and the whole file is one write
+                patch.clear();
+                SpoolFormat.putDigits(patch, messageSize, SpoolFormat.SIZE_DIGITS);
+                copyInto(pending, (int)sizeFieldPosition);
+                patch.clear();
+                SpoolFormat.putHex(patch, (int)crc.getValue());
+                copyInto(pending, (int)crcFieldPosition);
+                writePending();
+                releaseBuffer();
+                return true;
+            }
+            if (null != pending)
+            {
+                writePending();
+                releaseBuffer();
+            }
             patch.clear();
             SpoolFormat.putDigits(patch, messageSize, SpoolFormat.SIZE_DIGITS);
             patch.flip();
@@ -163,6 +218,13 @@ public final class SpoolFile
     public void commit(final long nowNs)
     {
         commitStartNs = nowNs;
+        if (null != spool.fileSystemSync())
+        {
+            // one syncfs covers every file and directory of the spool, so the rename and the close need not wait
+            // for the batch: done here, on both loops at once, the syncer's cycle is the flush alone
+            moveToQueue();
+            closeQuietly();
+        }
         spool.syncer().submit(this);
     }
 
@@ -171,6 +233,7 @@ public final class SpoolFile
      */
     public void discard()
     {
+        releaseBuffer();
         closeQuietly();
         if (null != tmpPath)
         {
@@ -198,14 +261,14 @@ public final class SpoolFile
         }
     }
 
-    /** Syncer thread: close, and if durable rename into queue/. */
+    /** Rename into queue/ (or quarantine/) unless it failed: syncer thread, or the loop at commit with syncfs. */
     void moveToQueue()
     {
-        if (null == failure)
+        if (null == failure && !moved)
         {
             try
             {
-                // the descriptor stays open: the data fsync that follows goes through it
+                // in fsync mode the descriptor stays open: the data fsync that follows goes through it
                 Files.move(tmpPath, targetDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
                 moved = true;
             }
@@ -439,6 +502,32 @@ public final class SpoolFile
     public long syncLatencyNs()
     {
         return durableNs - commitStartNs;
+    }
+
+    private void writePending() throws IOException
+    {
+        pending.flip();
+        written += pending.remaining();
+        writeFully(pending);
+        pending.clear();
+    }
+
+    private void copyInto(final ByteBuffer dst, final int index)
+    {
+        final int length = patch.position();
+        for (int i = 0; i < length; i++)
+        {
+            dst.put(index + i, patch.get(i));
+        }
+    }
+
+    private void releaseBuffer()
+    {
+        if (null != pending)
+        {
+            writeBuffers.release(pending);
+            pending = null;
+        }
     }
 
     private void writeFully(final ByteBuffer src) throws IOException

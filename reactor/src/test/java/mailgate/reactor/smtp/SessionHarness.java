@@ -77,6 +77,11 @@ final class SessionHarness implements SessionHost, AutoCloseable
 
     String send(final byte[] bytes)
     {
+        if (inStart == inEnd)
+        {
+            inStart = 0;
+            inEnd = 0;
+        }
         in.putBytes(inEnd, bytes);
         inEnd += bytes.length;
         feed();
@@ -151,6 +156,14 @@ final class SessionHarness implements SessionHost, AutoCloseable
         return messageOf(files.get(0));
     }
 
+    void clearQueue() throws IOException
+    {
+        for (final Path file : queued())
+        {
+            Files.delete(file);
+        }
+    }
+
     static String envelopeOf(final Path file) throws IOException
     {
         final String all = Files.readString(file, StandardCharsets.ISO_8859_1);
@@ -166,7 +179,7 @@ final class SessionHarness implements SessionHost, AutoCloseable
             throw new AssertionError("no Received header first: " + message);
         }
         int end = message.indexOf("\r\n");
-        while ('\t' == message.charAt(end + 2))
+        while (end + 2 < message.length() && '\t' == message.charAt(end + 2))
         {
             end = message.indexOf("\r\n", end + 2);
         }
