@@ -2,7 +2,8 @@
 # Side-by-side: mailgate, Postfix and Haraka under the identical load, each in its durable mode
 # (see README.md). For each case, ROUNDS rounds of the servers in alternation (A B C A B C ...); every run
 # starts its server fresh on an empty spool, sends WARMUP_MSGS unmeasured messages of the same shape, then
-# the measured load, then stops it. Prints the disk's own fsync rate and one Markdown table per case.
+# the measured load (both from one client JVM; server and client CPU are counted from the end of the warm-up),
+# then stops it. Prints the disk's own fsync rate and one Markdown table per case.
 #
 #   benchmarks/peers/compare.sh                    # full run (run install.sh first)
 #   QUICK=1 ROUNDS=1 benchmarks/peers/compare.sh   # smoke test: 500/1000/200 messages
@@ -86,12 +87,17 @@ for c in $CASES; do
       "$HERE/$s.sh" start "$port" "$sw" 2>>"$WORK/servers.log"
       load=(bash -c '. "$1"; shift; mg load "$@"' _ "$HERE/lib.sh" --target "127.0.0.1:$port"
             --connections "$conns" --per-connection "$per" --size "$size" --json --quiet)
-      if [ "$WARMUP_MSGS" -gt 0 ]; then "${load[@]}" --messages "$WARMUP_MSGS" >/dev/null 2>>"$WORK/load.log" || true; fi
+      # the warm-up runs in the measured client JVM (--warmup-messages): a fresh JVM's start-up and JIT would
+      # otherwise share the two cores with the server during the first seconds of the measurement
+      warm=(); total=$msgs
+      if [ "$WARMUP_MSGS" -gt 0 ]; then
+        warm=(--mark "loadgen: warm-up over"); load+=(--warmup-messages "$WARMUP_MSGS"); total=$((WARMUP_MSGS + msgs))
+      fi
       echo "compare.sh: case $c round $r $s: $msgs messages ($conns connections, $per per connection, $size bytes)" >&2
       python3 "$HERE/measure.py" --root "$(cat "$sw/server.pid")" --cgroup "$(cat "$sw/server.cgroup")" \
         --label case="$c" --label round="$r" --label server="$s" --label messages="$msgs" \
-        --label connections="$conns" --label per_connection="$per" --label size="$size" \
-        -- "${load[@]}" --messages "$msgs" >> "$RESULTS" 2>>"$WORK/load.log"
+        --label connections="$conns" --label per_connection="$per" --label size="$size" "${warm[@]}" \
+        -- "${load[@]}" --messages "$total" >> "$RESULTS" 2>>"$WORK/load.log"
       tail -1 "$RESULTS" | python3 -c 'import json, sys
 d = json.load(sys.stdin); l = d["load"]
 print("  accepted %s errors %s msgs/s %s cpu %ss pss %s MiB" % (l.get("accepted"), l.get("errors"),

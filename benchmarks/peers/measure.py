@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Run one load command against a running server and measure the server's whole process tree.
 
-usage: measure.py --root PID [--cgroup DIR] [--interval S] [--settle S] [--label K=V ...] -- LOAD_COMMAND...
+usage: measure.py --root PID [--cgroup DIR] [--interval S] [--settle S] [--mark TEXT] [--label K=V ...]
+                  -- LOAD_COMMAND...
+
+--mark TEXT: the measurement starts when the load command writes a line containing TEXT on stderr (the load
+generator's "loadgen: warm-up over" with --warmup-messages), not when it starts, so a warm-up in the same
+client JVM is left out of every CPU figure; "marked" says whether the line was seen (if not, the figures cover
+the whole run).
 
 Prints one JSON object: the load generator's JSON (under "load") plus
   cpu_s            server CPU seconds (user+system) spent between just before the load and --settle seconds
@@ -142,6 +148,8 @@ def main(argv):
             args["interval"] = float(argv[i + 1]); i += 2
         elif a == "--settle":
             args["settle"] = float(argv[i + 1]); i += 2
+        elif a == "--mark":
+            args["mark"] = argv[i + 1]; i += 2
         elif a == "--label":
             k, v = argv[i + 1].split("=", 1); args["labels"][k] = v; i += 2
         else:
@@ -170,7 +178,28 @@ def main(argv):
     tr0 = tree_seconds(root)
     t = threading.Thread(target=sampler, daemon=True)
     t.start()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    mark = args.get("mark")
+    marked = {"seen": False, "loadgen_s": 0.0}
+    if mark is None:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        stdout = proc.stdout
+    else:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def watch():
+            nonlocal cg0, cpu0, tr0
+            for line in proc.stderr:
+                sys.stderr.write(line)
+                if not marked["seen"] and mark in line:
+                    cg0, cpu0, tr0 = cgroup_seconds(cg), cpu_seconds(root), tree_seconds(root)
+                    marked["loadgen_s"] = tree_seconds(proc.pid)
+                    marked["seen"] = True
+
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
+        stdout = proc.stdout.read()
+        proc.wait()
+        w.join()
     time.sleep(args["settle"])
     cpu1 = cpu_seconds(root)
     tr1 = tree_seconds(root)
@@ -179,9 +208,9 @@ def main(argv):
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     try:
-        load = json.loads(proc.stdout.strip().splitlines()[-1])
+        load = json.loads(stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        load = {"error": "no JSON from load generator", "stdout": proc.stdout[-2000:], "exit": proc.returncode}
+        load = {"error": "no JSON from load generator", "stdout": stdout[-2000:], "exit": proc.returncode}
     accepted = load.get("accepted", 0) or 0
     tree_cpu = tr1 - tr0
     if cg0 is not None and cg1 is not None:
@@ -198,7 +227,8 @@ def main(argv):
         "pss_idle_mib": round(idle_kib / 1024.0, 1),
         "pss_peak_mib": round(peak["kib"] / 1024.0, 1),
         "procs_peak": peak["procs"],
-        "loadgen_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3),
+        "loadgen_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime) - marked["loadgen_s"], 3),
+        "marked": marked["seen"] if mark is not None else None,
         "loadgen_exit": proc.returncode,
         "load": load,
     })

@@ -35,6 +35,9 @@ public final class LoadOptions
         "  --rate MSGS_PER_S        open loop at a fixed rate, latency from intended start (default 0 = closed)\n" +
         "  --duration SECONDS       stop starting messages after this (default unlimited)\n" +
         "  --warmup SECONDS         do not record messages started in the first SECONDS (default 0)\n" +
+        "  --warmup-messages N      do not record the first N messages (of --messages); in one JVM, so the\n" +
+        "                           measured part runs with the client already compiled; prints\n" +
+        "                           \"loadgen: warm-up over\" on stderr when it ends (also with --quiet)\n" +
         "  --timeout-ms N           per-reply timeout (default 30000)\n" +
         "  --from ADDR              envelope sender (default loadgen@example.test)\n" +
         "  --to ADDR                recipient (default sink@example.test); with --recipients > 1:\n" +
@@ -58,6 +61,7 @@ public final class LoadOptions
     private boolean bdat;
     private double rate;
     private double durationSeconds;
+    private long warmupMessages;
     private double warmupSeconds;
     private boolean json;
     private Path reportDir;
@@ -163,6 +167,9 @@ public final class LoadOptions
                 case "--warmup":
                     options.warmupSeconds = parseDouble(name, value, 0, 1e9);
                     break;
+                case "--warmup-messages":
+                    options.warmupMessages = parseLong(name, value, 0, Long.MAX_VALUE);
+                    break;
                 case "--report":
                     options.reportDir = Paths.get(value);
                     break;
@@ -190,6 +197,15 @@ public final class LoadOptions
                 throw new UsageException("--size and --eml-dir cannot be used together");
             }
             options.emlFiles = listEml(options.emlDir);
+        }
+        if (options.warmupMessages > 0 && options.warmupSeconds > 0)
+        {
+            throw new UsageException("--warmup and --warmup-messages cannot be used together");
+        }
+        if (options.warmupMessages >= options.messages)
+        {
+            throw new UsageException("--warmup-messages (" + options.warmupMessages + ") must be fewer than --messages (" +
+                options.messages + "), or nothing would be recorded");
         }
         if (options.durationSeconds > 0 && options.warmupSeconds >= options.durationSeconds)
         {
@@ -281,6 +297,12 @@ public final class LoadOptions
     public double warmupSeconds()
     {
         return warmupSeconds;
+    }
+
+    /** @return messages at the start that are not recorded (0: none, or a time-based warm-up). */
+    public long warmupMessages()
+    {
+        return warmupMessages;
     }
 
     /** @return whether the summary is printed as JSON. */

@@ -108,7 +108,9 @@ final class LoadRun
         {
             selector = sel;
             startNs = System.nanoTime();
-            warmupEndNs = startNs + (long)(options.warmupSeconds() * 1e9);
+            // a warm-up counted in messages ends when the first measured one starts (startNext); until then "far ahead"
+            warmupEndNs = options.warmupMessages() > 0 ? startNs + Long.MAX_VALUE / 2 :
+                startNs + (long)(options.warmupSeconds() * 1e9);
             durationEndNs = options.durationSeconds() > 0 ?
                 startNs + (long)(options.durationSeconds() * 1e9) : Long.MAX_VALUE;
             nextIntendedNs = startNs;
@@ -224,6 +226,12 @@ final class LoadRun
     {
         final long seq = started++;
         inFlight++;
+        if (seq == options.warmupMessages() && seq > 0)
+        {
+            warmupEndNs = messageStartNs;
+            log.println("loadgen: warm-up over (" + seq + " messages)");
+            log.flush();
+        }
         if (openLoop)
         {
             nextIntendedNs = startNs + (long)(started * intervalNs);

@@ -136,6 +136,24 @@ class LoadGeneratorPipeliningTest
     }
 
     @Test
+    void warmupCountedInMessagesIsNotRecordedAndIsAnnounced() throws IOException
+    {
+        final java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        final LoadResult result = LoadGenerator.run(LoadOptions.parse("--target", "127.0.0.1:" + server.port(),
+            "--quiet", "--connections", "4", "--messages", "120", "--warmup-messages", "70"),
+            new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+
+        // the four messages in flight when the 71st starts still belong to the warm-up
+        assertEquals(120, result.warmupMessages() + result.accepted());
+        assertTrue(result.warmupMessages() >= 70 && result.warmupMessages() <= 73, "" + result.warmupMessages());
+        assertEquals(result.accepted(), result.histogram(Phase.MESSAGE).getTotalCount());
+        assertEquals(120, server.messageSizes.size());
+        assertTrue(err.toString(java.nio.charset.StandardCharsets.UTF_8).contains("loadgen: warm-up over (70 messages)"),
+            err.toString(java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(result.measuredSeconds() > 0 && result.measuredSeconds() <= result.wallSeconds());
+    }
+
+    @Test
     void silentServerTimesOut() throws IOException
     {
         try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress()))
