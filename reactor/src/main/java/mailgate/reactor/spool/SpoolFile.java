@@ -13,9 +13,8 @@ import java.util.Queue;
 import java.util.zip.CRC32C;
 
 /**
- * One message on its way into the spool: written in tmp/, renamed into queue/ (by the loop at commit with
- * syncfs, by the syncer with fsync) and made durable by the {@link SpoolSyncer}. One instance per session, reused
- * message after message. While a loop buffer is free ({@link SpoolWriteBuffers}) the file is gathered in it and
+ * One message on its way into the spool: written in tmp/, made durable and renamed into queue/ by the
+ * {@link SpoolSyncer}. One instance per session, reused message after message. While a loop buffer is free ({@link SpoolWriteBuffers}) the file is gathered in it and
  * written in whole 64 KiB pieces; the last piece goes out at {@link #finish()}, before the commit.
  * <p>
  * Written by the event loop thread until {@link #commit()}, then owned by the syncer thread until it hands
@@ -218,13 +217,6 @@ public final class SpoolFile
     public void commit(final long nowNs)
     {
         commitStartNs = nowNs;
-        if (null != spool.fileSystemSync())
-        {
-            // one syncfs covers every file and directory of the spool, so the rename and the close need not wait
-            // for the batch: done here, on both loops at once, the syncer's cycle is the flush alone
-            moveToQueue();
-            closeQuietly();
-        }
         spool.syncer().submit(this);
     }
 
@@ -261,14 +253,14 @@ public final class SpoolFile
         }
     }
 
-    /** Rename into queue/ (or quarantine/) unless it failed: syncer thread, or the loop at commit with syncfs. */
+    /** Syncer thread: rename into queue/ (or quarantine/) unless it failed. */
     void moveToQueue()
     {
-        if (null == failure && !moved)
+        if (null == failure)
         {
             try
             {
-                // in fsync mode the descriptor stays open: the data fsync that follows goes through it
+                // the descriptor stays open: in fsync mode the data fsync that follows goes through it
                 Files.move(tmpPath, targetDir().resolve(id), StandardCopyOption.ATOMIC_MOVE);
                 moved = true;
             }

@@ -3,12 +3,11 @@
  * Group commit for the spool: one agent makes finished messages durable in batches.
  *
  * DESCRIPTION
- * Event loops submit finished files. The agent takes all that have arrived as one batch, makes the batch
- * durable, and only then hands every file back to its loop, which sends the 250. Durable means one syncfs of the
- * spool's file system (FileSystemSync: one disk flush per batch on any file system; the loops have already
- * renamed their files into queue/ and closed them), or in fsync mode the rename of each file into queue/ and
- * every file's fsync and one of queue/, issued concurrently on a small pool (a journalled ext4 folds them into
- * one commit; without a journal each flushes on its own). While one batch
+ * Event loops submit finished tmp files. The agent takes all that have arrived as one batch, renames each
+ * into queue/, makes the batch durable, and only then hands every file back to its loop, which sends the 250.
+ * Durable means one syncfs of the spool's file system (FileSystemSync: one disk flush per batch on any file
+ * system), or in fsync mode every file's fsync and one of queue/, issued concurrently on a small pool (a
+ * journalled ext4 folds them into one commit; without a journal each flushes on its own). While one batch
  * is on disk the next one gathers, so the batch size grows with the load and the disk's flush rate
  * stops being the message rate.
  *
