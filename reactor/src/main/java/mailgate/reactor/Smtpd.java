@@ -89,7 +89,7 @@ public final class Smtpd implements AutoCloseable
         this.spool = new Spool(Path.of(config.<String>get(SmtpdConfig.SPOOL)), config.getInt(SmtpdConfig.SYNC_THREADS),
             config.<Spool.SyncMode>get(SmtpdConfig.SYNC));
         final Path statusDir = RendezvousDirectory.ensure(spool.root().resolve("run"), "status");
-        this.statusFile = StatusFile.create(statusDir.resolve(StatusFile.FILE_NAME), StatusFile.DEFAULT_VALUES_LENGTH);
+        this.statusFile = StatusFile.createFor(statusDir, StatusFile.DEFAULT_VALUES_LENGTH);
         final CountersManager countersManager = statusFile.newCountersManager();
         this.mailLog = new MailLog(openMailLog(config.get(SmtpdConfig.MAILLOG)), "smtpd");
         mailLog.droppedCounter(LoopCounters.allocate(countersManager, SmtpdCounter.MAILLOG_DROPPED, -1));
@@ -203,7 +203,8 @@ public final class Smtpd implements AutoCloseable
         mailLog.log("daemon started: listening on " + describe(boundAddress) +
             (startTls ? " (STARTTLS)" : "") +
             (null != tlsBoundAddress ? ", implicit TLS on " + describe(tlsBoundAddress) : "") + ", " + loopCount +
-            " event loop(s), spool " + spool.root() + ", hostname " + settings.hostname());
+            " event loop(s), spool " + spool.root() + ", hostname " + settings.hostname() + ", counters " +
+            statusFile.path());
         if (null != tlsContext)
         {
             mailLog.log("tls: " + String.join("/", tlsContext.protocols()) + ", certificate " + tlsContext.description());

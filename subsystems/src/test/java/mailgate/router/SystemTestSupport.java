@@ -264,7 +264,7 @@ public final class SystemTestSupport
      */
     public static long smtpdCounter(final Path spool, final int typeId)
     {
-        final Path file = spool.resolve("run").resolve("counters.dat");
+        final Path file = mailgate.reactor.status.StatusFile.find(spool.resolve("run"));
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))
         {
             return -1;

@@ -1,7 +1,7 @@
 /*
  * SUMMARY
- * inspect counters: the daemon's counters from <spool>/run/counters.dat, once or every interval, in the
- * shape of Aeron's AeronStat (pid, heartbeat age, "id: value - label", name=REGEX filters, watch with delay).
+ * inspect counters: the daemon's counters (StatusFile.find: on tmpfs, else <spool>/run/counters.dat), once or
+ * every interval, in the shape of Aeron's AeronStat (pid, heartbeat age, "id: value - label", name=REGEX filters, watch with delay).
  *
  * DESCRIPTION
  * Every counter is listed as allocated; then a summary sums counters by type id, which folds the per-loop
@@ -94,8 +94,8 @@ public final class CountersInspector
 
     private int inspect() throws InspectException
     {
-        final Path file = spool.toAbsolutePath().normalize().resolve("run").resolve(StatusFile.FILE_NAME);
-        final StatusFileReader[] reader = {StatusFileReader.open(file)};
+        final Path runDir = spool.toAbsolutePath().normalize().resolve("run");
+        final StatusFileReader[] reader = {StatusFileReader.open(StatusFile.find(runDir))};
         try
         {
             if (!view.watch)
@@ -111,7 +111,7 @@ public final class CountersInspector
                 {
                     reader[0].close();
                     reader[0] = null;
-                    reader[0] = StatusFileReader.open(file);
+                    reader[0] = StatusFileReader.open(StatusFile.find(runDir));
                     previous[0] = null;
                     note = "status file replaced (daemon restarted): rates start again";
                 }

@@ -43,8 +43,9 @@ public final class InspectMain
         "            --list     one entry per queued message: id, size, arrival, sender, recipients\n" +
         "            --verify   check each queued file's envelope, size and CRC32C; exit 1 if any is bad\n" +
         "  counters  [--spool DIR] [--watch [--interval MS] [--count N]] [--json] [name=REGEX ...]\n" +
-        "            counters from DIR/run/counters.dat: pid, whether it runs, heartbeat age, each counter,\n" +
-        "            and sums by type over event loops; works after the daemon died (post-mortem)\n" +
+        "            counters of the smtpd with spool DIR (on tmpfs, else DIR/run/counters.dat): pid, whether it\n" +
+        "            runs, heartbeat age, each counter, and sums by type over event loops; works after the daemon\n" +
+        "            died (post-mortem, until a reboot empties /dev/shm)\n" +
         "            --watch    print every --interval ms (default 1000) with rates per second,\n" +
         "                       --count N frames (default: until interrupted)\n" +
         "            name=REGEX only counters whose label contains a match (several: any of them)\n" +

@@ -6,7 +6,7 @@
  * "bin/mailgate inspect serve --listen 127.0.0.1:9465 [--spool DIR] [--aeron-dir DIR] [--allow-remote]"
  * runs a tiny com.sun.net.httpserver.HttpServer; each GET /metrics maps the files afresh, read-only, so
  * a daemon restart (new status file, new CnC) is simply seen on the next scrape:
- *  - every smtpd counter of DIR/run/counters.dat as mailgate_<label>_total{loop="N"} (gauges such as
+ *  - every smtpd counter (StatusFile.find(DIR/run)) as mailgate_<label>_total{loop="N"} (gauges such as
  *    "connections active" without _total), plus mailgate_smtpd_up and the heartbeat age;
  *  - when the Aeron directory holds a cnc.dat: the router, filter and rate counters the roles register
  *    there (type ids 2100-2299; summed when several processes of a role run), a few driver system counters
@@ -322,7 +322,7 @@ public final class MetricsExporter implements AutoCloseable
 
     private void scrapeStatusFile(final Families families, final List<String> notes)
     {
-        final Path file = spool.resolve("run").resolve(StatusFile.FILE_NAME);
+        final Path file = StatusFile.find(spool.resolve("run"));
         families.family("mailgate_smtpd_up", "gauge", "1 when the smtpd that writes " + file + " runs");
         if (!Files.exists(file))
         {

@@ -1,6 +1,6 @@
 /*
  * SUMMARY
- * Read-only view of the daemon's status file, <spool>/run/counters.dat (layout: reactor's StatusFile).
+ * Read-only view of the daemon's status file (StatusFile.find locates it; layout: reactor's StatusFile).
  *
  * DESCRIPTION
  * Maps the whole file READ_ONLY, checks magic, version and that the metadata and values lengths fit the

@@ -129,7 +129,7 @@ final class TlsTestSupport
      */
     static long counter(final DaemonProcess daemon, final int typeId) throws IOException
     {
-        final Path file = daemon.spool().resolve("run").resolve(StatusFile.FILE_NAME);
+        final Path file = StatusFile.find(daemon.spool().resolve("run"));
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ))
         {
             final MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
