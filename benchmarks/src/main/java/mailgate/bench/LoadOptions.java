@@ -204,7 +204,8 @@ public final class LoadOptions
         }
         if (options.warmupMessages >= options.messages)
         {
-            throw new UsageException("--warmup-messages (" + options.warmupMessages + ") must be fewer than --messages (" +
+            throw new UsageException("--warmup-messages (" + options.warmupMessages +
+                ") must be fewer than --messages (" +
                 options.messages + "), or nothing would be recorded");
         }
         if (options.durationSeconds > 0 && options.warmupSeconds >= options.durationSeconds)

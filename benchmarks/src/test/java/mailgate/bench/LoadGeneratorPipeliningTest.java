@@ -139,6 +139,7 @@ class LoadGeneratorPipeliningTest
     void warmupCountedInMessagesIsNotRecordedAndIsAnnounced() throws IOException
     {
         final java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        final java.nio.charset.Charset utf8 = java.nio.charset.StandardCharsets.UTF_8;
         final LoadResult result = LoadGenerator.run(LoadOptions.parse("--target", "127.0.0.1:" + server.port(),
             "--quiet", "--connections", "4", "--messages", "120", "--warmup-messages", "70"),
             new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
@@ -148,8 +149,7 @@ class LoadGeneratorPipeliningTest
         assertTrue(result.warmupMessages() >= 70 && result.warmupMessages() <= 73, "" + result.warmupMessages());
         assertEquals(result.accepted(), result.histogram(Phase.MESSAGE).getTotalCount());
         assertEquals(120, server.messageSizes.size());
-        assertTrue(err.toString(java.nio.charset.StandardCharsets.UTF_8).contains("loadgen: warm-up over (70 messages)"),
-            err.toString(java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(err.toString(utf8).contains("loadgen: warm-up over (70 messages)"), err.toString(utf8));
         assertTrue(result.measuredSeconds() > 0 && result.measuredSeconds() <= result.wallSeconds());
     }
 

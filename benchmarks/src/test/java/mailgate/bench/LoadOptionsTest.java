@@ -75,7 +75,8 @@ class LoadOptionsTest
         assertError("has no .eml files", "--eml-dir", empty.toString());
         assertError("is not a directory", "--eml-dir", empty.resolve("missing").toString());
         assertError("--warmup (5.0 s) must be shorter than --duration", "--warmup", "5", "--duration", "5");
-        assertError("--warmup and --warmup-messages cannot be used together", "--warmup", "1", "--warmup-messages", "5");
+        assertError("--warmup and --warmup-messages cannot be used together",
+            "--warmup", "1", "--warmup-messages", "5");
         assertError("--warmup-messages (10) must be fewer than --messages (10)", "--warmup-messages", "10",
             "--messages", "10");
     }

@@ -150,7 +150,8 @@ class SmtpSessionPropertiesTest
         final SessionDriver.Session session = driver.open();
         session.send(ENVELOPE + "DATA\r\n");
         final byte[] stuffed = stuff(lines);
-        final String reply = session.sendSplit(stuffed, cuts.stream().mapToInt((c) -> c % (stuffed.length + 1)).toArray());
+        final int[] at = cuts.stream().mapToInt((c) -> c % (stuffed.length + 1)).toArray();
+        final String reply = session.sendSplit(stuffed, at);
         assertTrue(reply.startsWith("250 2.0.0 Ok: queued"), reply);
         final List<Path> files = driver.queued();
         assertEquals(1, files.size());

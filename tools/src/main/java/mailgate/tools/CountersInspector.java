@@ -1,7 +1,8 @@
 /*
  * SUMMARY
  * inspect counters: the daemon's counters (StatusFile.find: on tmpfs, else <spool>/run/counters.dat), once or
- * every interval, in the shape of Aeron's AeronStat (pid, heartbeat age, "id: value - label", name=REGEX filters, watch with delay).
+ * every interval, in the shape of Aeron's AeronStat (pid, heartbeat age, "id: value - label", name=REGEX filters,
+ * watch with delay).
  *
  * DESCRIPTION
  * Every counter is listed as allocated; then a summary sums counters by type id, which folds the per-loop

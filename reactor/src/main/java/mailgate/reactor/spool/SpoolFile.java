@@ -14,8 +14,9 @@ import java.util.zip.CRC32C;
 
 /**
  * One message on its way into the spool: written in tmp/, made durable and renamed into queue/ by the
- * {@link SpoolSyncer}. One instance per session, reused message after message. While a loop buffer is free ({@link SpoolWriteBuffers}) the file is gathered in it and
- * written in whole 64 KiB pieces; the last piece goes out at {@link #finish()}, before the commit.
+ * {@link SpoolSyncer}. One instance per session, reused message after message. While one of the loop's
+ * {@link SpoolWriteBuffers} is free the file is gathered in it and written in whole 64 KiB pieces; the last piece
+ * goes out at {@link #finish()}, before the commit, and the buffer goes back to the loop then (or at discard).
  * <p>
  * Written by the event loop thread until {@link #commit()}, then owned by the syncer thread until it hands
  * the file back through the loop's completion queue (the queues give the happens-before edges).
