@@ -66,4 +66,52 @@ class StatusFileLocationTest
         assertEquals(runA.resolve(StatusFile.FILE_NAME), StatusFile.find(runA), "nothing on tmpfs: the disk path");
         assertTrue(Files.isDirectory(runA));
     }
+
+    @Test
+    void aStartRemovesTheCountersOfDeadDaemonsWhoseSpoolIsGoneAndKeepsTheRest() throws Exception
+    {
+        assumeTrue(Files.isDirectory(Path.of("/dev/shm")), "no /dev/shm on this machine");
+        final Process exited = new ProcessBuilder("true").start();
+        exited.waitFor();
+        final long deadPid = exited.pid();
+        final Path gone = Files.createDirectories(tmp.resolve("gone").resolve("run"));
+        final Path kept = Files.createDirectories(tmp.resolve("kept").resolve("run"));
+        final Path live = Files.createDirectories(tmp.resolve("live").resolve("run"));
+        final Path goneFile = writtenBy(gone, deadPid);
+        final Path keptFile = writtenBy(kept, deadPid);
+        final Path liveFile = writtenBy(live, ProcessHandle.current().pid());
+        Files.delete(gone);
+        Files.delete(live);
+
+        final StatusFile next = StatusFile.createFor(
+            Files.createDirectories(tmp.resolve("next").resolve("run")), StatusFile.DEFAULT_VALUES_LENGTH);
+        try
+        {
+            assertFalse(Files.exists(goneFile), "dead writer, spool gone: removed");
+            assertTrue(Files.exists(keptFile), "dead writer, spool still there: kept for post-mortem reading");
+            assertTrue(Files.exists(liveFile), "running writer: kept even though its spool directory is gone");
+        }
+        finally
+        {
+            next.close();
+            Files.deleteIfExists(next.path());
+            Files.deleteIfExists(keptFile);
+            Files.deleteIfExists(liveFile);
+        }
+    }
+
+    private static Path writtenBy(final Path runDir, final long pid) throws Exception
+    {
+        final StatusFile status = StatusFile.createFor(runDir, StatusFile.DEFAULT_VALUES_LENGTH);
+        final Path file = status.path();
+        status.close();
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+            java.nio.file.StandardOpenOption.WRITE))
+        {
+            final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            bytes.putLong(0, pid);
+            channel.write(bytes, StatusFile.PID_OFFSET);
+        }
+        return file;
+    }
 }

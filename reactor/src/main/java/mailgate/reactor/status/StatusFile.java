@@ -11,6 +11,7 @@
  *   16  long  start time, epoch ms
  *   24  long  heartbeat, epoch ms (the daemon's housekeeping bumps it)
  *   32  int   metadata length, 36 int values length
+ *   40  int   length of the owner path, then from 44 its UTF-8 bytes: the status directory (spool's run/)
  *   4096      Agrona CountersManager metadata, then values
  *
  * WHERE
@@ -19,7 +20,8 @@
  * file system would be written back by every group commit (one syncfs per batch) and write-protected again, so
  * the next counter update after each commit took a page fault: 0.43 faults and one more disk block per batch per
  * message in case b. Without a usable /dev/shm the file is run/counters.dat, as before; readers look for the
- * tmpfs file first ({@link #find(Path)}).
+ * tmpfs file first ({@link #find(Path)}). A file there outlives its daemon for post-mortem reading until its
+ * spool is gone: each start removes the files whose writer is dead and whose owner directory no longer exists.
  *
  * SECURITY
  * Created 0600; both directories are checked like the spool (RendezvousDirectory: not a symlink, our uid, 0700),
@@ -58,6 +60,8 @@ public final class StatusFile implements AutoCloseable
     public static final int HEARTBEAT_OFFSET = 24;
     public static final int METADATA_LENGTH_OFFSET = 32;
     public static final int VALUES_LENGTH_OFFSET = 36;
+    public static final int OWNER_LENGTH_OFFSET = 40;
+    public static final int OWNER_OFFSET = 44;
     public static final int HEADER_LENGTH = 4096;
     public static final int DEFAULT_VALUES_LENGTH = 128 * 1024;
     /** File name inside the status directory. */
@@ -96,7 +100,9 @@ public final class StatusFile implements AutoCloseable
             {
                 RendezvousDirectory.ensure(onTmpfs.getParent().getParent(), "shared memory");
                 RendezvousDirectory.ensure(onTmpfs.getParent(), "counters");
+                removeOrphans(onTmpfs.getParent());
                 final StatusFile status = create(onTmpfs, valuesLength);
+                status.owner(statusDir.toRealPath().toString());
                 Files.deleteIfExists(onDisk);
                 return status;
             }
@@ -166,6 +172,65 @@ public final class StatusFile implements AutoCloseable
         }
         return shm.resolve("mailgate-" + System.getProperty("user.name")).resolve("counters")
             .resolve(key + "-" + FILE_NAME);
+    }
+
+    /**
+     * Remove the counters files of spools that no longer exist (temporary spools, a moved installation) whose
+     * writer is not running; a file that cannot be read is left alone.
+     */
+    private static void removeOrphans(final Path dir)
+    {
+        try (java.util.stream.Stream<Path> files = Files.list(dir))
+        {
+            files.filter((f) -> f.getFileName().toString().endsWith("-" + FILE_NAME))
+                .filter(StatusFile::isOrphan)
+                .forEach(StatusFile::deleteQuietly);
+        }
+        catch (final IOException | RuntimeException ignore)
+        {
+            // tidying only
+        }
+    }
+
+    private static boolean isOrphan(final Path file)
+    {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            final java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(HEADER_LENGTH)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            while (header.hasRemaining() && channel.read(header) > 0)
+            {
+                // read the whole header
+            }
+            if (header.position() < HEADER_LENGTH || MAGIC != header.getInt(0))
+            {
+                return false;
+            }
+            final int ownerLength = header.getInt(OWNER_LENGTH_OFFSET);
+            if (ownerLength <= 0 || ownerLength > HEADER_LENGTH - OWNER_OFFSET)
+            {
+                return false;
+            }
+            final byte[] owner = new byte[ownerLength];
+            header.get(OWNER_OFFSET, owner);
+            final boolean writerAlive = ProcessHandle.of(header.getLong(PID_OFFSET)).map(ProcessHandle::isAlive)
+                .orElse(false);
+            return !writerAlive && !Files.isDirectory(Path.of(new String(owner, StandardCharsets.UTF_8)));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return false;
+        }
+    }
+
+    private void owner(final String runDir)
+    {
+        final byte[] bytes = runDir.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= HEADER_LENGTH - OWNER_OFFSET)
+        {
+            header.putBytes(OWNER_OFFSET, bytes);
+            header.putIntVolatile(OWNER_LENGTH_OFFSET, bytes.length);
+        }
     }
 
     private static void deleteQuietly(final Path file)
