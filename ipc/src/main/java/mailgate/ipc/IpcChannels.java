@@ -49,9 +49,19 @@ public final class IpcChannels
      */
     public static Path defaultAeronDir()
     {
+        final Path shm = userSharedMemoryDir();
+        return (null != shm ? shm :
+            Path.of(System.getProperty("java.io.tmpdir")).resolve("mailgate-" + System.getProperty("user.name")))
+            .resolve("aeron");
+    }
+
+    /**
+     * @return /dev/shm/mailgate-USER, where this user's processes meet on tmpfs, or null without /dev/shm.
+     */
+    public static Path userSharedMemoryDir()
+    {
         final Path shm = Path.of("/dev/shm");
-        final Path base = shm.toFile().isDirectory() ? shm : Path.of(System.getProperty("java.io.tmpdir"));
-        return base.resolve("mailgate-" + System.getProperty("user.name")).resolve("aeron");
+        return shm.toFile().isDirectory() ? shm.resolve("mailgate-" + System.getProperty("user.name")) : null;
     }
 
     /**

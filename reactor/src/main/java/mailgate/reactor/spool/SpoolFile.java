@@ -175,32 +175,24 @@ public final class SpoolFile
         }
         try
         {
-            if (null != pending && 0 == written)
+            if (null != pending && written > 0)
             {
-                // the envelope is still in the buffer: patch it there, and the whole file is one write
-                patch.clear();
-                SpoolFormat.putDigits(patch, messageSize, SpoolFormat.SIZE_DIGITS);
-                copyInto(pending, (int)sizeFieldPosition);
-                patch.clear();
-                SpoolFormat.putHex(patch, (int)crc.getValue());
-                copyInto(pending, (int)crcFieldPosition);
-                writePending();
-                releaseBuffer();
-                return true;
-            }
-            if (null != pending)
-            {
-                writePending();
-                releaseBuffer();
+                // the envelope is on disk already: out with the rest, then patch the fields in the file
+                writeBuffered();
             }
             patch.clear();
             SpoolFormat.putDigits(patch, messageSize, SpoolFormat.SIZE_DIGITS);
             patch.flip();
-            channel.write(patch, sizeFieldPosition);
+            patchField(sizeFieldPosition);
             patch.clear();
             SpoolFormat.putHex(patch, (int)crc.getValue());
             patch.flip();
-            channel.write(patch, crcFieldPosition);
+            patchField(crcFieldPosition);
+            if (null != pending)
+            {
+                // the whole file, fields patched in memory, in one write
+                writeBuffered();
+            }
             return true;
         }
         catch (final IOException ex)
@@ -505,12 +497,26 @@ public final class SpoolFile
         pending.clear();
     }
 
-    private void copyInto(final ByteBuffer dst, final int index)
+    private void writeBuffered() throws IOException
     {
-        final int length = patch.position();
-        for (int i = 0; i < length; i++)
+        writePending();
+        releaseBuffer();
+    }
+
+    /**
+     * Put the patch's bytes at a file position: in the buffer while the file's start is still there, else in the
+     * file.
+     */
+    private void patchField(final long position) throws IOException
+    {
+        if (null == pending)
         {
-            dst.put(index + i, patch.get(i));
+            channel.write(patch, position);
+            return;
+        }
+        for (int i = patch.position(); i < patch.limit(); i++)
+        {
+            pending.put((int)position + i, patch.get(i));
         }
     }
 

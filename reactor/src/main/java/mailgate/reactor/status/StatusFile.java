@@ -29,6 +29,7 @@
  */
 package mailgate.reactor.status;
 
+import mailgate.ipc.IpcChannels;
 import mailgate.ipc.RendezvousDirectory;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -45,6 +46,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
@@ -95,14 +97,15 @@ public final class StatusFile implements AutoCloseable
         Path onTmpfs = null;
         try
         {
-            onTmpfs = tmpfsFile(statusDir);
+            final String runDir = statusDir.toRealPath().toString();
+            onTmpfs = tmpfsFile(runDir);
             if (null != onTmpfs)
             {
                 RendezvousDirectory.ensure(onTmpfs.getParent().getParent(), "shared memory");
                 RendezvousDirectory.ensure(onTmpfs.getParent(), "counters");
                 removeOrphans(onTmpfs.getParent());
                 final StatusFile status = create(onTmpfs, valuesLength);
-                status.owner(statusDir.toRealPath().toString());
+                status.owner(runDir);
                 Files.deleteIfExists(onDisk);
                 return status;
             }
@@ -125,7 +128,7 @@ public final class StatusFile implements AutoCloseable
     {
         try
         {
-            final Path onTmpfs = tmpfsFile(statusDir);
+            final Path onTmpfs = tmpfsFile(statusDir.toRealPath().toString());
             if (null != onTmpfs && Files.isRegularFile(onTmpfs, LinkOption.NOFOLLOW_LINKS))
             {
                 RendezvousDirectory.verify(onTmpfs.getParent().getParent(), "shared memory");
@@ -148,14 +151,17 @@ public final class StatusFile implements AutoCloseable
         return path;
     }
 
-    private static Path tmpfsFile(final Path statusDir) throws IOException
+    /**
+     * @param runDir the status directory's real path.
+     * @return its counters file on tmpfs, or null when there is no /dev/shm.
+     */
+    private static Path tmpfsFile(final String runDir)
     {
-        final Path shm = Path.of("/dev/shm");
-        if (!Files.isDirectory(shm, LinkOption.NOFOLLOW_LINKS))
+        final Path shm = IpcChannels.userSharedMemoryDir();
+        if (null == shm)
         {
             return null;
         }
-        final String runDir = statusDir.toRealPath().toString();
         final byte[] digest;
         try
         {
@@ -165,13 +171,7 @@ public final class StatusFile implements AutoCloseable
         {
             throw new IllegalStateException(ex);
         }
-        final StringBuilder key = new StringBuilder(16);
-        for (int i = 0; i < 8; i++)
-        {
-            key.append(Character.forDigit((digest[i] >> 4) & 0xF, 16)).append(Character.forDigit(digest[i] & 0xF, 16));
-        }
-        return shm.resolve("mailgate-" + System.getProperty("user.name")).resolve("counters")
-            .resolve(key + "-" + FILE_NAME);
+        return shm.resolve("counters").resolve(HexFormat.of().formatHex(digest, 0, 8) + "-" + FILE_NAME);
     }
 
     /**
